@@ -1,0 +1,1 @@
+"""The artificial world: a mesoscopic SimPy model on a networkx graph."""

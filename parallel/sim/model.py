@@ -1,0 +1,157 @@
+"""The artificial world: a mesoscopic SimPy model.
+
+Vehicles are SimPy processes that move link by link at their desired speed. At a stop
+line they join the approach's queue; ``lanes`` discharge processes per approach serve
+the queue during green, one vehicle per saturation headway per lane. Signals are SimPy
+processes. Every random value comes from a batched :class:`~parallel.behaviours.Buffer`,
+with one child stream per activity (common random numbers across controls).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Generator
+from typing import Any
+
+import numpy as np
+import simpy
+
+from parallel.behaviours import ARRIVAL_MODELS, HEADWAY_MODELS, SPEED_MODELS, Buffer, uniform
+from parallel.observation import Observation, Recorder
+from parallel.scenario import Plan
+from parallel.sim.network import Topology, topology
+from parallel.sim.signals import Signal, Timing, controller
+from parallel.world import Params, WorldSpec
+
+#: a vehicle that waits longer than this at a stop line before being served has stopped
+STOP_WAIT_S = 2.0
+
+
+class _Approach:
+    __slots__ = ("link", "phase", "queue", "idle")
+
+    def __init__(self, link: int, phase: int) -> None:
+        self.link = link
+        self.phase = phase
+        self.queue: deque[simpy.Event] = deque()
+        self.idle: list[simpy.Event] = []
+
+
+class _Model:
+    """One replication's state. Built fresh for every run; nothing is global."""
+
+    def __init__(self, spec: WorldSpec, topo: Topology, params: Params, plan: Plan,
+                 seed: np.random.SeedSequence) -> None:
+        self.env = simpy.Environment()
+        self.spec, self.topo, self.params = spec, topo, params
+        s_arr, s_speed, s_head, s_turn = seed.spawn(4)
+        beh = params.behaviours
+        self.speeds = Buffer(SPEED_MODELS.get(beh.speed)(params.speed_mean_kmh, params.speed_sd_kmh),
+                             np.random.default_rng(s_speed))
+        self.headways = Buffer(HEADWAY_MODELS.get(beh.headway)(params.saturation_headway_s,
+                                                               beh.headway_cv),
+                               np.random.default_rng(s_head))
+        self.turns = Buffer(uniform, np.random.default_rng(s_turn))
+        self.arrival_rngs = {o: np.random.default_rng(s) for o, s in
+                             zip(topo.origins, s_arr.spawn(len(topo.origins)))}
+        self.rec = Recorder(topo.links, spec.t0, spec.t1, spec.interval_s)
+        self.length = topo.length.tolist()
+        self.free = (topo.length / topo.speed).tolist()
+        self.next_link = topo.next_link.tolist()
+        tm, ts = spec.demand.turning_main, spec.demand.turning_side
+        self.cum_main = (tm.left, tm.left + tm.through)
+        self.cum_side = (ts.left, ts.left + ts.through)
+        self.is_main = topo.main.tolist()
+        self.timing = Timing(plan, spec.control.lost_time_s)
+        self.signals = [Signal(self.env) for _ in range(topo.n_junctions)]
+        for k, sig in enumerate(self.signals):
+            self.env.process(controller(self.env, sig, self.timing, k))
+        self.approaches: dict[int, _Approach] = {}
+        for i in np.flatnonzero(topo.approach):
+            ap = _Approach(int(i), 0 if topo.main[i] else 1)
+            self.approaches[int(i)] = ap
+            for _ in range(int(topo.lanes[i])):
+                self.env.process(self._discharge(ap, self.signals[int(topo.junction[i])]))
+        self._vid = 0
+
+    # -- processes -----------------------------------------------------------------
+    def _discharge(self, ap: _Approach, sig: Signal) -> Generator[simpy.Event, Any, None]:
+        env = self.env
+        while True:
+            if not ap.queue:
+                ev = env.event()
+                ap.idle.append(ev)
+                yield ev
+                continue
+            if not sig.green[ap.phase]:
+                yield sig.wait_green(ap.phase)
+                continue
+            veh = ap.queue.popleft()
+            served_at = env.now
+            yield env.timeout(self.headways.next())
+            veh.succeed(served_at)
+
+    def _vehicle(self, vid: int, origin: str) -> Generator[simpy.Event, Any, None]:
+        env, rec = self.env, self.rec
+        t_in = env.now
+        link = self.topo.entry_link[origin]
+        v = self.speeds.next()
+        stops = 0
+        free = 0.0
+        while True:
+            t_link = env.now
+            free += self.free[link]
+            yield env.timeout(self.length[link] / v)
+            ap = self.approaches.get(link)
+            if ap is not None:
+                ev = env.event()
+                t_q = env.now
+                ap.queue.append(ev)
+                rec.queue(link, t_q, len(ap.queue))
+                if ap.idle:
+                    ap.idle.pop().succeed()
+                served_at = yield ev
+                if served_at - t_q > STOP_WAIT_S:
+                    stops += 1
+            rec.crossing(link, env.now, 3.6 * self.length[link] / max(env.now - t_link, 1e-9))
+            if ap is None:
+                rec.finish(vid, origin, self.topo.exit_node[link], t_in, env.now, free, stops)
+                return
+            u = self.turns.next()
+            cum = self.cum_main if self.is_main[link] else self.cum_side
+            turn = 0 if u < cum[0] else (1 if u < cum[1] else 2)
+            link = self.next_link[link][turn]
+
+    def _source(self, origin: str, rate: float) -> Generator[simpy.Event, Any, None]:
+        gaps = Buffer(ARRIVAL_MODELS.get(self.params.behaviours.arrivals)(rate),
+                      self.arrival_rngs[origin], size=1024)
+        end = self.spec.t1
+        while True:
+            yield self.env.timeout(gaps.next())
+            if self.env.now >= end:
+                return
+            self._vid += 1
+            self.env.process(self._vehicle(self._vid, origin))
+
+    def run(self) -> Observation:
+        for o in self.topo.origins:
+            self.env.process(self._source(o, self.params.demand[o]))
+        self.env.run(until=self.spec.t1)
+        return self.rec.observation({"world": "artificial"})
+
+
+def simulate(spec: WorldSpec, params: Params, plan: Plan, seed: np.random.SeedSequence,
+             topo: Topology | None = None) -> Observation:
+    """Run the artificial world once.
+
+    Args:
+        spec: the public description of the system.
+        params: demand, saturation headway and speed distribution.
+        plan: the signal plan in force.
+        seed: this replication's seed; children are spawned per activity.
+        topo: a prebuilt topology, to save rebuilding it for every run.
+    """
+    topo = topo or topology(spec.network)
+    obs = _Model(spec, topo, params, plan, seed).run()
+    obs.meta.update(plan=plan.model_dump(mode="json"))
+    return obs

@@ -1,0 +1,142 @@
+"""The road network as a networkx graph, and the fast lookup tables both worlds use.
+
+Nodes are junctions ``J1..Jn`` (west to east) and boundary nodes (``W``, ``E``, ``Nk``,
+``Sk``). Every street is two directed links. A link's detector sits at its downstream
+end: the stop line for links into a junction, the boundary for exit links.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import networkx as nx
+import numpy as np
+
+from parallel.scenario import NetworkConfig
+
+COMPASS = ("N", "E", "S", "W")  # clockwise
+LEFT, THROUGH, RIGHT = 0, 1, 2
+
+
+def _opposite(c: str) -> str:
+    return COMPASS[(COMPASS.index(c) + 2) % 4]
+
+
+def build_graph(cfg: NetworkConfig) -> nx.DiGraph:
+    """The arterial as a directed graph with link attributes.
+
+    Edge attributes: ``id``, ``length_m``, ``lanes``, ``speed_mps``, ``main`` (bool),
+    ``role`` (``approach`` into a signalised junction, or ``exit``).
+    """
+    g = nx.DiGraph()
+    n = cfg.intersections
+    x0 = cfg.approach_length_m
+    for k in range(1, n + 1):
+        g.add_node(f"J{k}", kind="junction", index=k - 1, pos=(x0 + (k - 1) * cfg.spacing_m, 0.0))
+        g.add_node(f"N{k}", kind="boundary", pos=(x0 + (k - 1) * cfg.spacing_m, cfg.approach_length_m))
+        g.add_node(f"S{k}", kind="boundary", pos=(x0 + (k - 1) * cfg.spacing_m, -cfg.approach_length_m))
+    g.add_node("W", kind="boundary", pos=(0.0, 0.0))
+    g.add_node("E", kind="boundary", pos=(2 * x0 + (n - 1) * cfg.spacing_m, 0.0))
+    v = cfg.speed_limit_kmh / 3.6
+
+    def street(a: str, b: str, main: bool, len_ab: float, len_ba: float) -> None:
+        lanes = cfg.main_lanes if main else cfg.side_lanes
+        for u, w, length in ((a, b, len_ab), (b, a, len_ba)):
+            role = "approach" if g.nodes[w]["kind"] == "junction" else "exit"
+            g.add_edge(u, w, id=f"{u}>{w}", length_m=length, lanes=lanes, speed_mps=v,
+                       main=main, role=role)
+
+    street("W", "J1", True, cfg.approach_length_m, cfg.exit_length_m)
+    for k in range(1, n):
+        street(f"J{k}", f"J{k + 1}", True, cfg.spacing_m, cfg.spacing_m)
+    street(f"J{n}", "E", True, cfg.exit_length_m, cfg.approach_length_m)
+    # the E>Jn link is the entry from the east: swap so it has the approach length
+    g.edges[f"J{n}", "E"]["length_m"] = cfg.exit_length_m
+    g.edges["E", f"J{n}"]["length_m"] = cfg.approach_length_m
+    for k in range(1, n + 1):
+        street(f"N{k}", f"J{k}", False, cfg.approach_length_m, cfg.exit_length_m)
+        street(f"S{k}", f"J{k}", False, cfg.approach_length_m, cfg.exit_length_m)
+    return g
+
+
+def _neighbours(g: nx.DiGraph, j: str) -> dict[str, str]:
+    """Compass direction -> neighbouring node of junction ``j``."""
+    x, y = g.nodes[j]["pos"]
+    out = {}
+    for nb in g.successors(j):
+        nx_, ny_ = g.nodes[nb]["pos"]
+        if abs(ny_ - y) < 1e-9:
+            out["E" if nx_ > x else "W"] = nb
+        else:
+            out["N" if ny_ > y else "S"] = nb
+    return out
+
+
+@dataclass(frozen=True)
+class Topology:
+    """Array views of the graph for the simulators' inner loops.
+
+    Link-indexed arrays have shape (L,). ``next_link`` has shape (L, 3): the link taken
+    after a left, through or right movement at the link's downstream junction (-1 for
+    exit links).
+    """
+
+    graph: nx.DiGraph
+    links: list[str]
+    length: np.ndarray
+    lanes: np.ndarray
+    speed: np.ndarray
+    approach: np.ndarray  # bool
+    main: np.ndarray  # bool
+    junction: np.ndarray  # junction index of an approach's downstream node, else -1
+    next_link: np.ndarray
+    exit_node: list[str]  # boundary node of an exit link, else ""
+    entry_link: dict[str, int]  # origin -> its entry link
+    origins: list[str]
+
+    @property
+    def n_junctions(self) -> int:
+        return int(self.junction.max()) + 1
+
+    def free_time(self, link: int) -> float:
+        return float(self.length[link] / self.speed[link])
+
+
+def topology(cfg: NetworkConfig) -> Topology:
+    """Build the graph and its lookup tables."""
+    g = build_graph(cfg)
+    edges = sorted(g.edges(data=True), key=lambda e: e[2]["id"])
+    links = [e[2]["id"] for e in edges]
+    idx = {lid: i for i, lid in enumerate(links)}
+    n = len(links)
+    next_link = -np.ones((n, 3), np.int64)
+    junction = -np.ones(n, np.int64)
+    exit_node = [""] * n
+    for u, w, d in edges:
+        i = idx[d["id"]]
+        if d["role"] == "exit":
+            exit_node[i] = w
+            continue
+        junction[i] = g.nodes[w]["index"]
+        nbs = _neighbours(g, w)
+        came_from = next(c for c, node in nbs.items() if node == u)
+        heading = _opposite(came_from)
+        h = COMPASS.index(heading)
+        for turn, target in ((LEFT, COMPASS[(h - 1) % 4]), (THROUGH, heading), (RIGHT, COMPASS[(h + 1) % 4])):
+            next_link[i, turn] = idx[f"{w}>{nbs[target]}"]
+    origins = cfg.origins()
+    entry = {o: idx[f"{o}>{next(iter(g.successors(o)))}"] for o in origins}
+    return Topology(
+        graph=g,
+        links=links,
+        length=np.array([d["length_m"] for _, _, d in edges]),
+        lanes=np.array([d["lanes"] for _, _, d in edges], np.int64),
+        speed=np.array([d["speed_mps"] for _, _, d in edges]),
+        approach=np.array([d["role"] == "approach" for _, _, d in edges]),
+        main=np.array([d["main"] for _, _, d in edges]),
+        junction=junction,
+        next_link=next_link,
+        exit_node=exit_node,
+        entry_link=entry,
+        origins=origins,
+    )

@@ -299,8 +299,10 @@ class CalibrationConfig(Strict):
     """Which parameter groups are fitted."""
     optimizer: Literal["nelder-mead", "powell", "tpe"] = "nelder-mead"
     """scipy's Nelder-Mead or Powell, or optuna's TPE sampler."""
-    budget: int = Field(80, ge=5, le=5000)
-    """Simulator runs the search may spend."""
+    budget: int = Field(60, ge=5, le=5000)
+    """Candidate parameter sets the search may evaluate (each costs one run per observation)."""
+    window: int = Field(3, ge=1, le=50)
+    """Calibrate against the latest this-many observations together."""
 
 
 # ------------------------------------------------------------------------- experiments

@@ -1,0 +1,179 @@
+"""The command line: ``parallel validate | run | report``.
+
+Exit status: 0 success, 2 bad input (one paragraph, no traceback), 1 failure while running.
+The CLI owns the terminal: progress bars while a run is under way, one screen of summary
+at the end. Library code only logs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from parallel import __version__
+from parallel.errors import ParallelError, UserInputError
+from parallel.executors import EXECUTORS
+
+err_console = Console(stderr=True)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="parallel", description="Parallel systems: artificial worlds "
+                                "beside actual ones, computational experiments, parallel execution.")
+    p.add_argument("--version", action="version", version=f"parallel {__version__}")
+    p.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    v = sub.add_parser("validate", help="check a scenario file without running it")
+    v.add_argument("scenario", type=Path)
+
+    r = sub.add_parser("run", help="run a scenario through the parallel loop")
+    r.add_argument("scenario", type=Path)
+    r.add_argument("--out", type=Path, help="parent folder of the run folder (default: report.dir)")
+    r.add_argument("--executor", choices=EXECUTORS.names(), help="where replications run")
+    r.add_argument("--workers", type=int, help="worker processes (default: all cores)")
+    r.add_argument("--seed", type=int, help="override the scenario's seed")
+    r.add_argument("--rounds", type=int, help="override loop.rounds")
+    r.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    rep = sub.add_parser("report", help="re-render the report of a finished run")
+    rep.add_argument("run_dir", type=Path)
+    return p
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if getattr(args, "seed", None) is not None:
+        out["seed"] = args.seed
+    if getattr(args, "rounds", None) is not None:
+        out["loop.rounds"] = args.rounds
+    if getattr(args, "executor", None) is not None:
+        out["executor.kind"] = args.executor
+    if getattr(args, "workers", None) is not None:
+        out["executor.workers"] = args.workers
+    return out
+
+
+def cmd_validate(args: argparse.Namespace, console: Console) -> int:
+    from parallel.scenario import design_plans, load
+
+    sc = load(args.scenario)
+    console.print(f"[green]ok[/green] {args.scenario}: scenario '{sc.name}', actual world "
+                  f"'{sc.actual.world}', {sc.network.intersections} intersection(s), "
+                  f"{len(design_plans(sc))} design cells x {sc.experiments.replications} replications, "
+                  f"{sc.loop.rounds} rounds")
+    return 0
+
+
+def _summary_screen(console: Console, folder: Any, summary: dict[str, Any]) -> None:
+    t = Table(title=f"{summary['scenario']}: rounds", show_lines=False)
+    for col in ("round", "plan", "actual delay s", "predicted s", "discrepancy", "after adapt",
+                "GEH<5", "C2ST AUC", "chosen"):
+        t.add_column(col, justify="right")
+    for r in summary["rounds"]:
+        hl = r["headline"]
+        t.add_row(str(r["round"]), r["control"]["label"], f"{r['actual_kpis']['mean_delay_s']:.1f}",
+                  f"{r['predicted_kpis']['mean_delay_s']:.1f}", f"{r['discrepancy']['before']:.3f}",
+                  "-" if r["discrepancy"]["after"] is None else f"{r['discrepancy']['after']:.3f}",
+                  f"{hl.get('geh_share:counts', float('nan')):.2f}",
+                  f"{hl.get('c2st_auc:vehicles', float('nan')):.2f}", r["chosen"]["label"])
+    console.print(t)
+    fin = summary["final"]
+    if fin.get("applied"):
+        a, p = fin["actual_kpis"], fin["predicted_kpis"]
+        console.print(f"Applied [bold]{fin['control']['label']}[/bold]: mean delay measured "
+                      f"{a['mean_delay_s']:.1f} s, predicted {p['mean_delay_s']:.1f} s "
+                      f"({100 * fin['prediction_error']['mean_delay_s']:+.1f}%); "
+                      f"{100 * fin['change_vs_round1']['mean_delay_s']:+.1f}% vs round 1.")
+    else:
+        console.print(f"Recommended plan: {fin['control']}. {fin.get('note', '')}")
+    errs = summary["calibration"].get("relative_error") or {}
+    if errs:
+        worst = {k: v for k, v in errs.items() if k.startswith("demand.") and v is not None}
+        if worst:
+            k = max(worst, key=lambda x: abs(worst[x]))
+            console.print(f"Calibration: worst demand error {k} {100 * worst[k]:+.1f}%.")
+    console.print(f"Report: [bold]{folder.root / 'report.html'}[/bold]")
+
+
+def cmd_run(args: argparse.Namespace, console: Console) -> int:
+    from parallel.run import run_scenario
+    from parallel.scenario import load
+
+    sc = load(args.scenario, _overrides(args))
+    if args.out is not None and args.out.exists() and not args.out.is_dir():
+        raise UserInputError(f"--out {args.out}: exists and is not a folder")
+    quiet = args.quiet or not console.is_terminal
+    progress = Progress(TextColumn("{task.description:<28}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                        TimeElapsedColumn(), console=console, disable=quiet)
+    tasks: dict[str, TaskID] = {}
+    rounds = sc.loop.rounds
+
+    def on_event(verb: str, r: int, info: dict[str, Any]) -> None:
+        if "rounds" not in tasks:
+            tasks["rounds"] = progress.add_task("rounds", total=rounds)
+        if verb == "round_done":
+            progress.update(tasks["rounds"], completed=r + 1)
+            if quiet:
+                console.print(f"round {r + 1}/{rounds}: plan {info['control']['label']} -> "
+                              f"chosen {info['chosen']['label']}")
+        else:
+            progress.update(tasks["rounds"], description=f"round {min(r + 1, rounds)}: {verb}")
+
+    def on_progress(what: str, k: int, n: int) -> None:
+        if what not in tasks:
+            tasks[what] = progress.add_task(what, total=n)
+        progress.update(tasks[what], completed=k, total=n)
+
+    with progress:
+        folder, summary = run_scenario(sc, args.out, sc.executor.kind, sc.executor.workers,
+                                       on_event, on_progress, sys.argv)
+    _summary_screen(console, folder, summary)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace, console: Console) -> int:
+    from parallel.report import render
+    from parallel.runfolder import RunFolder
+
+    if not args.run_dir.is_dir():
+        raise UserInputError(f"{args.run_dir}: no such run folder; give a folder written by `parallel run`")
+    html, md = render(RunFolder(args.run_dir))
+    console.print(f"wrote {html} and {md}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    console = Console()
+    commands = {"validate": cmd_validate, "run": cmd_run, "report": cmd_report}
+    try:
+        return commands[args.command](args, console)
+    except UserInputError as exc:
+        if args.debug:
+            raise
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        return 2
+    except (ParallelError, Exception) as exc:  # a failure while running
+        if args.debug:
+            raise
+        err_console.print(f"[red]failed:[/red] {type(exc).__name__}: {escape(str(exc))} (rerun with --debug "
+                          "for the traceback)", highlight=False, soft_wrap=True)
+        return 1
+    except KeyboardInterrupt:
+        err_console.print("interrupted; files already written are complete (atomic writes)")
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

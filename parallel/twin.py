@@ -1,0 +1,207 @@
+"""The traffic twin: the parallel machine for a road network.
+
+observe: the actual world under the current plan; imitate: the artificial (SimPy)
+world under the same plan with the current parameters; judge: distances, GEH/RMSN and
+a C2ST; adapt: calibration against everything observed so far; act: computational
+experiments over the plan design, and the best plan goes to the actual world next round.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from parallel.actual import make_actual
+from parallel.calibrate import calibrate, demand_from_counts
+from parallel.errors import RunError
+from parallel.executors import Executor
+from parallel.experiments import design, run_design, seed_for, summarise
+from parallel.judge import discrepancy, judge
+from parallel.observation import Observation, combine
+from parallel.scenario import KPI_NAMES, Plan, ReferenceWorld as ReferenceCfg, Scenario
+from parallel.sim.model import simulate
+from parallel.sim.network import topology
+from parallel.world import Params, WorldSpec
+
+log = logging.getLogger(__name__)
+Progress = Callable[[str, int, int], None]
+
+# seed stages: keep them distinct so no two activities share a stream
+_ACTUAL, _JUDGE, _IMITATE = 1, 3, 10_000
+
+
+def flat_truth(sc: Scenario) -> dict[str, float] | None:
+    """The reference world's truth under the key paths the fitted values use; else None."""
+    if not isinstance(sc.actual, ReferenceCfg):
+        return None
+    t = sc.actual.truth
+    out = {f"demand.{k}": float(v) for k, v in t.demand.items()}
+    out["speed.mean_kmh"] = t.speed.mean_kmh
+    out["speed.sd_kmh"] = t.speed.sd_kmh
+    out.update({f"driver.{k}": float(v) for k, v in t.driver.model_dump().items()})
+    return out
+
+
+class TrafficMachine:
+    """A :class:`~parallel.loop.Machine` over an actual world and the SimPy artificial world."""
+
+    name = "traffic"
+
+    def __init__(self, sc: Scenario, executor: Executor, data_dir: Path | None = None,
+                 progress: Progress | None = None) -> None:
+        self.sc = sc
+        self.spec = WorldSpec.of(sc)  # the artificial side reads only this: no truth in it
+        self.actual_world = make_actual(sc)
+        self.executor = executor
+        self.data_dir = data_dir
+        self.progress = progress or (lambda what, k, n: None)
+        self.topo = topology(sc.network)
+        self.plan: Plan = sc.control.initial
+        self.params: Params | None = None
+        self.predicted: dict[str, float] | None = None
+        self.observed: list[tuple[Plan, Observation]] = []
+        self.chosen: Plan | None = None
+        self.chosen_prediction: dict[str, Any] | None = None
+
+    # -- helpers -------------------------------------------------------------------
+    def _seed(self, *key: int) -> np.random.SeedSequence:
+        return np.random.SeedSequence(self.sc.seed, spawn_key=key)
+
+    def _imitate(self, params: Params, plan: Plan, stage: int) -> Observation:
+        reps = self.sc.artificial.replications
+        obs = [simulate(self.spec, params, plan, seed_for(self.sc.seed, stage, r), self.topo)
+               for r in range(reps)]
+        return combine(obs)
+
+    def _save(self, obs: Observation, stem: str) -> None:
+        if self.data_dir is not None:
+            obs.save(self.data_dir, stem)
+
+    # -- the five verbs --------------------------------------------------------------
+    def observe(self, rnd: int) -> Observation:
+        obs = self.actual_world.observe(self.plan, self._seed(_ACTUAL, rnd))
+        if len(obs.vehicles) == 0:
+            raise RunError(f"round {rnd + 1}: the actual world recorded no vehicles; "
+                           "lengthen demand.duration_s or check the demand")
+        self.observed.append((self.plan, obs))
+        self._save(obs, f"round{rnd + 1}.actual")
+        if self.params is None:
+            prior = self.sc.artificial.params
+            demand = (demand_from_counts(self.spec, obs) if prior.demand == "from_counts"
+                      else dict(prior.demand))
+            self.params = Params.from_prior(prior, self.sc.artificial.behaviours, demand)
+        return obs
+
+    def imitate(self, rnd: int) -> Observation:
+        assert self.params is not None
+        obs = self._imitate(self.params, self.plan, _IMITATE + rnd)
+        self._save(obs, f"round{rnd + 1}.artificial")
+        if self.predicted is None:  # round 1: the prior's prediction, made before adapting
+            self.predicted = dict(obs.kpis)
+        return obs
+
+    def judge(self, rnd: int, actual: Observation, artificial: Observation) -> dict[str, Any]:
+        rng = np.random.default_rng(self._seed(_JUDGE, rnd))
+        verdict = judge(actual, artificial, self.sc.judge, rng)
+        obj = self.sc.calibration.objective
+        return {
+            "control": self.plan.model_dump(mode="json") | {"label": self.plan.label()},
+            "actual_kpis": actual.kpis,
+            "artificial_kpis": artificial.kpis,
+            "predicted_kpis": self.predicted,
+            "verdict": verdict.table().to_dict(orient="records"),
+            "headline": verdict.headline(),
+            "discrepancy": {"objective": dict(obj),
+                            "before": discrepancy(obj, actual, artificial, self.sc.judge, self.sc.seed)},
+        }
+
+    def adapt(self, rnd: int, actual: Observation) -> dict[str, Any]:
+        assert self.params is not None
+        cal = self.sc.calibration
+        if not cal.enabled:
+            return {"calibration": None}
+        # Calibrate to every observation so far: each plan's data constrain the parameters.
+        # They are pooled into one Observation per plan and judged together.
+        fitted, result = self._calibrate_pooled(rnd)
+        self.params = fitted
+        after_obs = self._imitate(fitted, self.plan, _IMITATE + rnd)
+        after = discrepancy(cal.objective, actual, after_obs, self.sc.judge, self.sc.seed)
+        return {
+            "calibration": {
+                "prior": result.prior, "fitted": result.fitted, "before": result.before,
+                "after": result.after, "evaluations": result.evaluations,
+                "optimizer": result.optimizer, "trace": result.trace,
+                "observations": len(self.observed),
+            },
+            "discrepancy_after": after,
+            "artificial_kpis_after": after_obs.kpis,
+        }
+
+    def _calibrate_pooled(self, rnd: int) -> tuple[Params, Any]:
+        """Calibrate against the latest ``calibration.window`` observations together.
+
+        Each observation was made under its own plan; the discrepancy is the mean over
+        them, so every plan's data constrain the parameters. The demand starts from the
+        entry counts pooled over the same observations (more data, less noise).
+        """
+        assert self.params is not None
+        cal = self.sc.calibration
+        window = self.observed[-cal.window:]
+        counts = [demand_from_counts(self.spec, o) for _, o in window]
+        start = self.params
+        if self.sc.artificial.params.demand == "from_counts":
+            pooled = {k: float(np.mean([c[k] for c in counts])) for k in counts[0]}
+            start = self.params.with_flat({f"demand.{k}": v for k, v in pooled.items()})
+        return calibrate(self.spec, start, window, cal, self.sc.judge, self.sc.seed,
+                         progress=lambda k, n: self.progress("calibrate", k, n))
+
+    def act(self, rnd: int) -> dict[str, Any]:
+        assert self.params is not None
+        ex = self.sc.experiments
+        rng = np.random.default_rng(self._seed(4, rnd))
+        plans = design(ex, self.plan, self.sc.control, rng)
+        if self.plan not in plans:
+            plans.append(self.plan)
+        incumbent = plans.index(self.plan)
+        runs = run_design(self.spec, self.params, plans, ex.replications, self.sc.seed, rnd,
+                          self.executor, ex.chunk_size,
+                          progress=lambda k, n: self.progress("experiments", k, n))
+        table = summarise(runs, plans, incumbent, ex.objective)
+        best = table.iloc[0]
+        chosen = plans[int(best["cell"])]
+        prediction = {k: float(best[k]) for k in KPI_NAMES}
+        ci = {k: [float(best[f"{k}_lo"]), float(best[f"{k}_hi"])] for k in KPI_NAMES}
+        self.chosen = chosen
+        self.predicted = prediction
+        self.plan = chosen
+        return {
+            "experiments": {"design": ex.design, "cells": len(plans),
+                            "replications": ex.replications, "objective": ex.objective,
+                            "table": table.to_dict(orient="records")},
+            "chosen": chosen.model_dump(mode="json") | {"label": chosen.label()},
+            "chosen_predicted_kpis": prediction,
+            "chosen_ci": ci,
+        }
+
+    def finish(self) -> dict[str, Any]:
+        """Apply the last chosen plan to the actual world and record what happened."""
+        assert self.predicted is not None
+        if not self.actual_world.actionable:
+            return {"applied": False, "control": self.plan.model_dump(mode="json"),
+                    "note": f"the {self.actual_world.name} world cannot be acted on; "
+                            "the chosen plan is a recommendation",
+                    "predicted_kpis": self.predicted, "actual_kpis": None}
+        n = len(self.observed)
+        obs = self.actual_world.observe(self.plan, self._seed(_ACTUAL, n))
+        self._save(obs, "final.actual")
+        first = self.observed[0][1].kpis
+        err = {k: (self.predicted[k] - obs.kpis[k]) / obs.kpis[k] if obs.kpis[k] else None
+               for k in KPI_NAMES}
+        gain = {k: (obs.kpis[k] - first[k]) / first[k] if first[k] else None for k in KPI_NAMES}
+        return {"applied": True, "control": self.plan.model_dump(mode="json") | {"label": self.plan.label()},
+                "actual_kpis": obs.kpis, "predicted_kpis": self.predicted,
+                "prediction_error": err, "change_vs_round1": gain}

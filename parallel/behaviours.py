@@ -69,6 +69,17 @@ def poisson_arrivals(rate_veh_h: float) -> Sampler:
     return sample
 
 
+def children(seed: np.random.SeedSequence, n: int) -> list[np.random.SeedSequence]:
+    """The ``n`` child seeds of ``seed``, without mutating it.
+
+    ``SeedSequence.spawn`` counts the children it has handed out, so calling it twice on
+    the same object gives *different* children. Re-using a seed object (the same
+    replication seed for every candidate plan) must give the same streams every time,
+    so children are derived from the seed's entropy and spawn key alone.
+    """
+    return [np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, i)) for i in range(n)]
+
+
 def uniform(rng: np.random.Generator, n: int) -> np.ndarray:
     """Uniform draws on [0, 1), for discrete choices such as turning."""
     return rng.random(n)

@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import optimize
 
+from parallel.executors import Executor
 from parallel.judge import discrepancy
 from parallel.observation import Observation, combine
 from parallel.scenario import CalibrationConfig, JudgeConfig, Plan
 from parallel.sim.model import simulate
-from parallel.sim.network import Topology, topology
+from parallel.sim.network import topology
 from parallel.world import Params, WorldSpec
 
 log = logging.getLogger(__name__)
@@ -77,24 +78,41 @@ def _bounds(key: str) -> tuple[float, float]:
     return BOUNDS["demand"] if key.startswith("demand.") else BOUNDS[key]
 
 
-def calibrate(spec: WorldSpec, prior: Params, observed: list[tuple[Plan, Observation]],
-              cfg: CalibrationConfig, judge_cfg: JudgeConfig, seed: int,
-              replications: int = 1, progress: Callable[[int, int], None] | None = None
-              ) -> tuple[Params, CalibrationResult]:
+def _sim(task: tuple[WorldSpec, Params, Plan, np.random.SeedSequence]) -> Observation:
+    spec, params, plan, seed = task
+    return simulate(spec, params, plan, seed)
+
+
+def calibrate(
+    spec: WorldSpec,
+    prior: Params,
+    observed: list[tuple[Plan, Observation]],
+    cfg: CalibrationConfig,
+    judge_cfg: JudgeConfig,
+    seed: int,
+    executor: Executor | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[Params, CalibrationResult]:
     """Fit ``prior``'s parameters to the observations, each made under its own plan.
 
-    The discrepancy is the mean over the observations of the weighted objective.
+    The discrepancy is the mean over the observations of the weighted objective. Each
+    candidate is simulated ``cfg.replications`` times per observation, with seeds that
+    differ between observations and replications but not between candidates (common
+    random numbers), on ``executor`` when one is given.
 
     Returns:
         The fitted parameters and a :class:`CalibrationResult` with the trace.
     """
-    topo: Topology = topology(spec.network)
     keys = _keys(prior, list(cfg.parameters))
     flat0 = prior.flat()
     lo = np.log([_bounds(k)[0] for k in keys])
     hi = np.log([_bounds(k)[1] for k in keys])
     x0 = np.clip(np.log([flat0[k] for k in keys]), lo, hi)
-    seeds = [np.random.SeedSequence(seed, spawn_key=(999, r)) for r in range(replications)]
+    reps = cfg.replications
+    seeds = [
+        [np.random.SeedSequence(seed, spawn_key=(999, i, r)) for r in range(reps)]
+        for i in range(len(observed))
+    ]
     trace: list[dict[str, float]] = []
     cache: dict[bytes, float] = {}
 
@@ -107,14 +125,21 @@ def calibrate(spec: WorldSpec, prior: Params, observed: list[tuple[Plan, Observa
         if key in cache:
             return cache[key]
         p = params_at(x)
+        tasks = [(spec, p, plan, s) for (plan, _), ss in zip(observed, seeds) for s in ss]
+        sims = executor.map(_sim, tasks) if executor is not None else [_sim(t) for t in tasks]
         vals = []
-        for plan, actual in observed:
-            obs = combine([simulate(spec, p, plan, s, topo) for s in seeds])
+        for i, (_, actual) in enumerate(observed):
+            obs = combine(sims[i * reps : (i + 1) * reps])
             vals.append(discrepancy(cfg.objective, actual, obs, judge_cfg, seed))
         val = float(np.mean(vals))
         cache[key] = val
-        trace.append({"evaluation": len(trace) + 1, "discrepancy": val,
-                      **{k: float(v) for k, v in zip(keys, np.exp(x))}})
+        trace.append(
+            {
+                "evaluation": len(trace) + 1,
+                "discrepancy": val,
+                **{k: float(v) for k, v in zip(keys, np.exp(x))},
+            }
+        )
         if progress:
             progress(min(len(trace), cfg.budget), cfg.budget)
         return val
@@ -123,12 +148,20 @@ def calibrate(spec: WorldSpec, prior: Params, observed: list[tuple[Plan, Observa
     budget = cfg.budget - 1
     if cfg.optimizer == "nelder-mead":
         simplex = np.vstack([x0] + [x0 + 0.15 * np.eye(len(x0))[i] for i in range(len(x0))])
-        optimize.minimize(f, x0, method="Nelder-Mead",
-                          options={"maxfev": budget, "initial_simplex": simplex,
-                                   "xatol": 1e-3, "fatol": 1e-4})
+        optimize.minimize(
+            f,
+            x0,
+            method="Nelder-Mead",
+            options={"maxfev": budget, "initial_simplex": simplex, "xatol": 1e-3, "fatol": 1e-4},
+        )
     elif cfg.optimizer == "powell":
-        optimize.minimize(f, x0, method="Powell", bounds=list(zip(lo, hi)),
-                          options={"maxfev": budget, "xtol": 1e-3, "ftol": 1e-4})
+        optimize.minimize(
+            f,
+            x0,
+            method="Powell",
+            bounds=list(zip(lo, hi)),
+            options={"maxfev": budget, "xtol": 1e-3, "ftol": 1e-4},
+        )
     else:
         import optuna
 
@@ -148,16 +181,8 @@ def calibrate(spec: WorldSpec, prior: Params, observed: list[tuple[Plan, Observa
         after=best["discrepancy"],
         evaluations=len(trace),
         trace=trace,
-        objective=dict(cfg.objective),
+        objective={str(k): v for k, v in cfg.objective.items()},
         optimizer=cfg.optimizer,
     )
     log.info("calibration: %s -> %s in %d runs", before, result.after, len(trace))
     return fitted, result
-
-
-def truth_errors(fitted: dict[str, float], truth: dict[str, float] | None) -> dict[str, float | None]:
-    """Relative error of each fitted value where the truth has the same key path."""
-    if truth is None:
-        return {}
-    return {k: (float((v - truth[k]) / truth[k]) if k in truth and truth[k] else None)
-            for k, v in fitted.items()}

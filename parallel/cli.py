@@ -26,8 +26,11 @@ err_console = Console(stderr=True)
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="parallel", description="Parallel systems: artificial worlds "
-                                "beside actual ones, computational experiments, parallel execution.")
+    p = argparse.ArgumentParser(
+        prog="parallel",
+        description="Parallel systems: artificial worlds "
+        "beside actual ones, computational experiments, parallel execution.",
+    )
     p.add_argument("--version", action="version", version=f"parallel {__version__}")
     p.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     sub = p.add_subparsers(dest="command", required=True)
@@ -66,33 +69,52 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
     from parallel.scenario import design_plans, load
 
     sc = load(args.scenario)
-    console.print(f"[green]ok[/green] {args.scenario}: scenario '{sc.name}', actual world "
-                  f"'{sc.actual.world}', {sc.network.intersections} intersection(s), "
-                  f"{len(design_plans(sc))} design cells x {sc.experiments.replications} replications, "
-                  f"{sc.loop.rounds} rounds")
+    console.print(
+        f"[green]ok[/green] {args.scenario}: scenario '{sc.name}', actual world "
+        f"'{sc.actual.world}', {sc.network.intersections} intersection(s), "
+        f"{len(design_plans(sc))} design cells x {sc.experiments.replications} replications, "
+        f"{sc.loop.rounds} rounds"
+    )
     return 0
 
 
 def _summary_screen(console: Console, folder: Any, summary: dict[str, Any]) -> None:
     t = Table(title=f"{summary['scenario']}: rounds", show_lines=False)
-    for col in ("round", "plan", "actual delay s", "predicted s", "discrepancy", "after adapt",
-                "GEH<5", "C2ST AUC", "chosen"):
+    for col in (
+        "round",
+        "plan",
+        "actual delay s",
+        "predicted s",
+        "discrepancy",
+        "after adapt",
+        "GEH<5",
+        "C2ST AUC",
+        "chosen",
+    ):
         t.add_column(col, justify="right")
     for r in summary["rounds"]:
         hl = r["headline"]
-        t.add_row(str(r["round"]), r["control"]["label"], f"{r['actual_kpis']['mean_delay_s']:.1f}",
-                  f"{r['predicted_kpis']['mean_delay_s']:.1f}", f"{r['discrepancy']['before']:.3f}",
-                  "-" if r["discrepancy"]["after"] is None else f"{r['discrepancy']['after']:.3f}",
-                  f"{hl.get('geh_share:counts', float('nan')):.2f}",
-                  f"{hl.get('c2st_auc:vehicles', float('nan')):.2f}", r["chosen"]["label"])
+        t.add_row(
+            str(r["round"]),
+            r["control"]["label"],
+            f"{r['actual_kpis']['mean_delay_s']:.1f}",
+            f"{r['predicted_kpis']['mean_delay_s']:.1f}",
+            f"{r['discrepancy']['before']:.3f}",
+            "-" if r["discrepancy"]["after"] is None else f"{r['discrepancy']['after']:.3f}",
+            f"{hl.get('geh_share:counts', float('nan')):.2f}",
+            f"{hl.get('c2st_auc:vehicles', float('nan')):.2f}",
+            r["chosen"]["label"],
+        )
     console.print(t)
     fin = summary["final"]
     if fin.get("applied"):
         a, p = fin["actual_kpis"], fin["predicted_kpis"]
-        console.print(f"Applied [bold]{fin['control']['label']}[/bold]: mean delay measured "
-                      f"{a['mean_delay_s']:.1f} s, predicted {p['mean_delay_s']:.1f} s "
-                      f"({100 * fin['prediction_error']['mean_delay_s']:+.1f}%); "
-                      f"{100 * fin['change_vs_round1']['mean_delay_s']:+.1f}% vs round 1.")
+        console.print(
+            f"Applied [bold]{fin['control']['label']}[/bold]: mean delay measured "
+            f"{a['mean_delay_s']:.1f} s, predicted {p['mean_delay_s']:.1f} s "
+            f"({100 * fin['prediction_error']['mean_delay_s']:+.1f}%); "
+            f"{100 * fin['change_vs_round1']['mean_delay_s']:+.1f}% vs round 1."
+        )
     else:
         console.print(f"Recommended plan: {fin['control']}. {fin.get('note', '')}")
     errs = summary["calibration"].get("relative_error") or {}
@@ -112,8 +134,14 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     if args.out is not None and args.out.exists() and not args.out.is_dir():
         raise UserInputError(f"--out {args.out}: exists and is not a folder")
     quiet = args.quiet or not console.is_terminal
-    progress = Progress(TextColumn("{task.description:<28}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                        TimeElapsedColumn(), console=console, disable=quiet)
+    progress = Progress(
+        TextColumn("{task.description:<28}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=quiet,
+    )
     tasks: dict[str, TaskID] = {}
     rounds = sc.loop.rounds
 
@@ -123,8 +151,10 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         if verb == "round_done":
             progress.update(tasks["rounds"], completed=r + 1)
             if quiet:
-                console.print(f"round {r + 1}/{rounds}: plan {info['control']['label']} -> "
-                              f"chosen {info['chosen']['label']}")
+                console.print(
+                    f"round {r + 1}/{rounds}: plan {info['control']['label']} -> "
+                    f"chosen {info['chosen']['label']}"
+                )
         else:
             progress.update(tasks["rounds"], description=f"round {min(r + 1, rounds)}: {verb}")
 
@@ -134,8 +164,9 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         progress.update(tasks[what], completed=k, total=n)
 
     with progress:
-        folder, summary = run_scenario(sc, args.out, sc.executor.kind, sc.executor.workers,
-                                       on_event, on_progress, sys.argv)
+        folder, summary = run_scenario(
+            sc, args.out, sc.executor.kind, sc.executor.workers, on_event, on_progress, sys.argv
+        )
     _summary_screen(console, folder, summary)
     return 0
 
@@ -145,7 +176,9 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
     from parallel.runfolder import RunFolder
 
     if not args.run_dir.is_dir():
-        raise UserInputError(f"{args.run_dir}: no such run folder; give a folder written by `parallel run`")
+        raise UserInputError(
+            f"{args.run_dir}: no such run folder; give a folder written by `parallel run`"
+        )
     html, md = render(RunFolder(args.run_dir))
     console.print(f"wrote {html} and {md}")
     return 0
@@ -153,8 +186,10 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     console = Console()
     commands = {"validate": cmd_validate, "run": cmd_run, "report": cmd_report}
     try:
@@ -167,8 +202,12 @@ def main(argv: list[str] | None = None) -> int:
     except (ParallelError, Exception) as exc:  # a failure while running
         if args.debug:
             raise
-        err_console.print(f"[red]failed:[/red] {type(exc).__name__}: {escape(str(exc))} (rerun with --debug "
-                          "for the traceback)", highlight=False, soft_wrap=True)
+        err_console.print(
+            f"[red]failed:[/red] {type(exc).__name__}: {escape(str(exc))} (rerun with --debug "
+            "for the traceback)",
+            highlight=False,
+            soft_wrap=True,
+        )
         return 1
     except KeyboardInterrupt:
         err_console.print("interrupted; files already written are complete (atomic writes)")

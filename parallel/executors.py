@@ -29,7 +29,9 @@ class Executor(Protocol):
     name: str
     workers: int
 
-    def map(self, fn: Callable[[T], R], items: Sequence[T], progress: Progress | None = None) -> list[R]:
+    def map(
+        self, fn: Callable[[T], R], items: Sequence[T], progress: Progress | None = None
+    ) -> list[R]:
         """Apply ``fn`` to every item; results in input order. ``progress(k)`` after k done."""
         ...
 
@@ -42,7 +44,9 @@ class SequentialExecutor:
     def __init__(self, workers: int | None = None, address: str | None = None) -> None:
         self.workers = 1
 
-    def map(self, fn: Callable[[T], R], items: Sequence[T], progress: Progress | None = None) -> list[R]:
+    def map(
+        self, fn: Callable[[T], R], items: Sequence[T], progress: Progress | None = None
+    ) -> list[R]:
         out = []
         for i, item in enumerate(items):
             out.append(fn(item))
@@ -63,7 +67,9 @@ class ProcessExecutor:
         method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
         self._pool = ProcessPoolExecutor(self.workers, mp_context=mp.get_context(method))
 
-    def map(self, fn: Callable[[T], R], items: Sequence[T], progress: Progress | None = None) -> list[R]:
+    def map(
+        self, fn: Callable[[T], R], items: Sequence[T], progress: Progress | None = None
+    ) -> list[R]:
         futures = {self._pool.submit(fn, item): i for i, item in enumerate(items)}
         out: list[Any] = [None] * len(items)
         for done, fut in enumerate(as_completed(futures), 1):
@@ -92,14 +98,20 @@ class DaskExecutor:
                 self._client = Client(address, timeout="10s")
             else:
                 self.workers_req = workers or os.cpu_count() or 1
-                self._cluster = LocalCluster(n_workers=self.workers_req, threads_per_worker=1,
-                                             processes=True, dashboard_address=None)
+                self._cluster = LocalCluster(
+                    n_workers=self.workers_req,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                )
                 self._client = Client(self._cluster)
         except OSError as exc:
             raise RunError(f"cannot reach the Dask scheduler {address!r}: {exc}") from None
         self.workers = len(self._client.scheduler_info().get("workers", {})) or 1
 
-    def map(self, fn: Callable[[T], R], items: Sequence[T], progress: Progress | None = None) -> list[R]:
+    def map(
+        self, fn: Callable[[T], R], items: Sequence[T], progress: Progress | None = None
+    ) -> list[R]:
         from dask.distributed import as_completed as dask_completed
 
         # pure=False: identical arguments must not be merged into one task

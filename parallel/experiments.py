@@ -17,7 +17,7 @@ from scipy import stats
 from scipy.stats import qmc
 
 from parallel.executors import Executor
-from parallel.scenario import KPI_NAMES, ExperimentsConfig, Plan, ControlConfig, plan_from_factors
+from parallel.scenario import KPI_NAMES, ControlConfig, ExperimentsConfig, Plan, plan_from_factors
 from parallel.sim.model import simulate
 from parallel.sim.network import topology
 from parallel.world import Params, WorldSpec
@@ -28,8 +28,9 @@ def seed_for(root: int, stage: int, rep: int) -> np.random.SeedSequence:
     return np.random.SeedSequence(root, spawn_key=(stage, rep))
 
 
-def design(cfg: ExperimentsConfig, base: Plan, control: ControlConfig,
-           rng: np.random.Generator) -> list[Plan]:
+def design(
+    cfg: ExperimentsConfig, base: Plan, control: ControlConfig, rng: np.random.Generator
+) -> list[Plan]:
     """The design's plans: full factorial over levels, or a Latin hypercube over ranges.
 
     LHS points whose greens would not fit the cycle are dropped.
@@ -72,14 +73,24 @@ def run_task(task: Task) -> list[tuple[int, int, dict[str, float]]]:
     topo = topology(task.spec.network)
     out = []
     for rep in task.reps:
-        obs = simulate(task.spec, task.params, task.plan, seed_for(task.root, task.stage, rep), topo)
+        obs = simulate(
+            task.spec, task.params, task.plan, seed_for(task.root, task.stage, rep), topo
+        )
         out.append((task.cell, rep, obs.kpis))
     return out
 
 
-def run_design(spec: WorldSpec, params: Params, plans: list[Plan], replications: int,
-               root: int, stage: int, executor: Executor, chunk_size: int,
-               progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
+def run_design(
+    spec: WorldSpec,
+    params: Params,
+    plans: list[Plan],
+    replications: int,
+    root: int,
+    stage: int,
+    executor: Executor,
+    chunk_size: int,
+    progress: Callable[[int, int], None] | None = None,
+) -> pd.DataFrame:
     """Run every plan ``replications`` times; one row per (cell, rep) with the KPIs."""
     tasks = [
         Task(spec, params, plan, c, tuple(range(r, min(r + chunk_size, replications))), root, stage)
@@ -100,8 +111,9 @@ def _ci(values: np.ndarray) -> tuple[float, float, float, float]:
     return mean, sd, mean - half, mean + half
 
 
-def summarise(runs: pd.DataFrame, plans: list[Plan], incumbent: int, objective: str
-              ) -> pd.DataFrame:
+def summarise(
+    runs: pd.DataFrame, plans: list[Plan], incumbent: int, objective: str
+) -> pd.DataFrame:
     """Mean, sd and 95% CI per KPI per cell, and paired differences against the incumbent.
 
     Paired differences use the shared replication seeds (common random numbers): the
@@ -111,9 +123,15 @@ def summarise(runs: pd.DataFrame, plans: list[Plan], incumbent: int, objective: 
     inc = runs[runs.cell == incumbent].set_index("rep")
     for c, plan in enumerate(plans):
         sub = runs[runs.cell == c].set_index("rep")
-        row: dict[str, object] = {"cell": c, "plan": plan.label(), "cycle_s": plan.cycle_s,
-                                  "split_main": plan.splits[0], "offset_s": plan.offset_s,
-                                  "incumbent": c == incumbent, "n": len(sub)}
+        row: dict[str, object] = {
+            "cell": c,
+            "plan": plan.label(),
+            "cycle_s": plan.cycle_s,
+            "split_main": plan.splits[0],
+            "offset_s": plan.offset_s,
+            "incumbent": c == incumbent,
+            "n": len(sub),
+        }
         for k in KPI_NAMES:
             mean, sd, lo, hi = _ci(sub[k].to_numpy(float))
             row.update({f"{k}": mean, f"{k}_sd": sd, f"{k}_lo": lo, f"{k}_hi": hi})

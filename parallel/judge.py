@@ -13,8 +13,10 @@ Every score carries its scale and its direction. Definitions follow
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -60,12 +62,14 @@ class Verdict:
     def headline(self) -> dict[str, float]:
         """The few numbers a report leads with."""
         out = {}
-        for metric, subject in (("geh_share", "counts"), ("rmsn", "counts"),
-                                ("ks_complement", "travel_time_s"), ("c2st_auc", "vehicles")):
-            try:
+        for metric, subject in (
+            ("geh_share", "counts"),
+            ("rmsn", "counts"),
+            ("ks_complement", "travel_time_s"),
+            ("c2st_auc", "vehicles"),
+        ):
+            with contextlib.suppress(KeyError):
                 out[f"{metric}:{subject}"] = self.get(metric, subject)
-            except KeyError:
-                pass
         return out
 
 
@@ -87,7 +91,9 @@ def tv_complement(real: pd.Series, syn: pd.Series) -> float:
     r = real.astype(str).value_counts(normalize=True)
     s = syn.astype(str).value_counts(normalize=True)
     cats = r.index.union(s.index)
-    return 1.0 - 0.5 * float(np.abs(r.reindex(cats, fill_value=0) - s.reindex(cats, fill_value=0)).sum())
+    return 1.0 - 0.5 * float(
+        np.abs(r.reindex(cats, fill_value=0) - s.reindex(cats, fill_value=0)).sum()
+    )
 
 
 def wasserstein1(real: np.ndarray, syn: np.ndarray) -> float:
@@ -97,8 +103,13 @@ def wasserstein1(real: np.ndarray, syn: np.ndarray) -> float:
     return float(stats.wasserstein_distance(real, syn))
 
 
-def mmd(real: np.ndarray, syn: np.ndarray, permutations: int, rng: np.random.Generator,
-        max_rows: int = 500) -> tuple[float, float]:
+def mmd(
+    real: np.ndarray,
+    syn: np.ndarray,
+    permutations: int,
+    rng: np.random.Generator,
+    max_rows: int = 500,
+) -> tuple[float, float]:
     """Squared MMD (biased estimate) with a Gaussian kernel and its permutation p-value.
 
     Args:
@@ -142,7 +153,9 @@ def mmd(real: np.ndarray, syn: np.ndarray, permutations: int, rng: np.random.Gen
     return observed, float(p)
 
 
-def _hourly(actual: Observation, artificial: Observation, interval_s: float) -> tuple[np.ndarray, np.ndarray]:
+def _hourly(
+    actual: Observation, artificial: Observation, interval_s: float
+) -> tuple[np.ndarray, np.ndarray]:
     a = actual.detectors.set_index(["link", "interval_start_s"])["count"]
     s = artificial.detectors.set_index(["link", "interval_start_s"])["count"]
     idx = a.index.union(s.index)
@@ -186,8 +199,12 @@ def _classifier(kind: str, seed: int) -> object:
     from sklearn.preprocessing import PolynomialFeatures, StandardScaler
 
     if kind == "logistic":
-        return make_pipeline(StandardScaler(), PolynomialFeatures(2, include_bias=False),
-                             StandardScaler(), LogisticRegression(C=1.0, max_iter=300))
+        return make_pipeline(
+            StandardScaler(),
+            PolynomialFeatures(2, include_bias=False),
+            StandardScaler(),
+            LogisticRegression(C=1.0, max_iter=300),
+        )
     return make_pipeline(StandardScaler(), MLPClassifier((32,), max_iter=100, random_state=seed))
 
 
@@ -214,8 +231,9 @@ def _fold_aucs(scores: np.ndarray, labels: np.ndarray, fold: np.ndarray, folds: 
     return out / folds
 
 
-def _oof_scores(x: np.ndarray, y: np.ndarray, kind: str, folds: int, seed: int
-                ) -> tuple[np.ndarray, np.ndarray]:
+def _oof_scores(
+    x: np.ndarray, y: np.ndarray, kind: str, folds: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Out-of-fold scores (N,) and fold index (N,) from a stratified k-fold split."""
     import warnings
 
@@ -226,18 +244,25 @@ def _oof_scores(x: np.ndarray, y: np.ndarray, kind: str, folds: int, seed: int
     model = _classifier(kind, seed)
     scores = np.zeros(len(y))
     fold = np.zeros(len(y), np.int64)
-    for k, (tr, te) in enumerate(StratifiedKFold(folds, shuffle=True, random_state=seed).split(x, y)):
+    for k, (tr, te) in enumerate(
+        StratifiedKFold(folds, shuffle=True, random_state=seed).split(x, y)
+    ):
         m = clone(model)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            m.fit(x[tr], y[tr])  # type: ignore[attr-defined]
-        scores[te] = m.predict_proba(x[te])[:, 1]  # type: ignore[attr-defined]
+            m.fit(x[tr], y[tr])
+        scores[te] = m.predict_proba(x[te])[:, 1]
         fold[te] = k
     return scores, fold
 
 
-def c2st(real: pd.DataFrame, syn: pd.DataFrame, cfg: C2STConfig, rng: np.random.Generator,
-         permutations: int | None = None) -> tuple[float, float]:
+def c2st(
+    real: pd.DataFrame,
+    syn: pd.DataFrame,
+    cfg: C2STConfig,
+    rng: np.random.Generator,
+    permutations: int | None = None,
+) -> tuple[float, float]:
     """Classifier two-sample test on vehicle records.
 
     A classifier is trained on k-1 folds and scores the held-out fold, for every fold.
@@ -288,19 +313,27 @@ def _obj_geh(a: Observation, s: Observation, cfg: JudgeConfig, rng: np.random.Ge
 
 @OBJECTIVES.register("ks_travel_time")
 def _obj_ks_tt(a: Observation, s: Observation, cfg: JudgeConfig, rng: np.random.Generator) -> float:
-    return ks_statistic(a.vehicles["travel_time_s"].to_numpy(), s.vehicles["travel_time_s"].to_numpy())
+    return ks_statistic(
+        a.vehicles["travel_time_s"].to_numpy(), s.vehicles["travel_time_s"].to_numpy()
+    )
 
 
 @OBJECTIVES.register("w1_travel_time")
 def _obj_w1_tt(a: Observation, s: Observation, cfg: JudgeConfig, rng: np.random.Generator) -> float:
     real = a.vehicles["travel_time_s"].to_numpy()
-    return wasserstein1(real, s.vehicles["travel_time_s"].to_numpy()) / max(float(real.mean()), 1e-9)
+    return wasserstein1(real, s.vehicles["travel_time_s"].to_numpy()) / max(
+        float(real.mean()), 1e-9
+    )
 
 
 @OBJECTIVES.register("ks_speed")
-def _obj_ks_speed(a: Observation, s: Observation, cfg: JudgeConfig, rng: np.random.Generator) -> float:
-    return ks_statistic(a.detectors["mean_speed_kmh"].dropna().to_numpy(),
-                        s.detectors["mean_speed_kmh"].dropna().to_numpy())
+def _obj_ks_speed(
+    a: Observation, s: Observation, cfg: JudgeConfig, rng: np.random.Generator
+) -> float:
+    return ks_statistic(
+        a.detectors["mean_speed_kmh"].dropna().to_numpy(),
+        s.detectors["mean_speed_kmh"].dropna().to_numpy(),
+    )
 
 
 @OBJECTIVES.register("c2st_auc")
@@ -309,8 +342,13 @@ def _obj_c2st(a: Observation, s: Observation, cfg: JudgeConfig, rng: np.random.G
     return abs(auc - 0.5) * 2  # 0 when indistinguishable, 1 when fully separable
 
 
-def discrepancy(weights: dict[str, float], actual: Observation, artificial: Observation,
-                cfg: JudgeConfig, seed: int = 0) -> float:
+def discrepancy(
+    weights: Mapping[Any, float],
+    actual: Observation,
+    artificial: Observation,
+    cfg: JudgeConfig,
+    seed: int = 0,
+) -> float:
     """The weighted sum of named objectives (lower is better)."""
     total = 0.0
     for name, w in weights.items():
@@ -321,8 +359,13 @@ def discrepancy(weights: dict[str, float], actual: Observation, artificial: Obse
 
 
 # ------------------------------------------------------------------ the judge
-def judge(actual: Observation, artificial: Observation, cfg: JudgeConfig,
-          rng: np.random.Generator, with_c2st: bool = True) -> Verdict:
+def judge(
+    actual: Observation,
+    artificial: Observation,
+    cfg: JudgeConfig,
+    rng: np.random.Generator,
+    with_c2st: bool = True,
+) -> Verdict:
     """Compare two observations on every column, the counts and the KPIs."""
     v = Verdict()
     add = v.scores.append
@@ -330,7 +373,11 @@ def judge(actual: Observation, artificial: Observation, cfg: JudgeConfig,
     for col in NUMERIC_COLUMNS:
         r, s = av[col].to_numpy(float), sv[col].to_numpy(float)
         add(Score("ks_complement", col, ks_complement(r, s), "[0, 1]", "higher"))
-        add(Score("wasserstein1", col, wasserstein1(r, s), f"{col.rsplit('_', 1)[-1]} units", "lower"))
+        add(
+            Score(
+                "wasserstein1", col, wasserstein1(r, s), f"{col.rsplit('_', 1)[-1]} units", "lower"
+            )
+        )
         m2, p = mmd(r, s, cfg.mmd_permutations, rng)
         add(Score("mmd2", col, m2, "[0, 2]", "lower", p))
     for col in CATEGORICAL_COLUMNS:
@@ -341,7 +388,15 @@ def judge(actual: Observation, artificial: Observation, cfg: JudgeConfig,
         add(Score("ks_complement", f"detector.{col}", ks_complement(r, s), "[0, 1]", "higher"))
         add(Score("wasserstein1", f"detector.{col}", wasserstein1(r, s), "column units", "lower"))
     m, c = _hourly(actual, artificial, cfg.detector_interval_s)
-    add(Score("geh_share", "counts", float(np.mean(geh(m, c) < 5)), "[0, 1] (>= 0.85 passes)", "higher"))
+    add(
+        Score(
+            "geh_share",
+            "counts",
+            float(np.mean(geh(m, c) < 5)),
+            "[0, 1] (>= 0.85 passes)",
+            "higher",
+        )
+    )
     add(Score("rmsn", "counts", rmsn(m, c), "[0, inf)", "lower"))
     if with_c2st:
         auc, p = c2st(av, sv, cfg.c2st, rng)

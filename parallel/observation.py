@@ -68,7 +68,9 @@ class Observation:
         return out
 
 
-def compute_kpis(vehicles: pd.DataFrame, detectors: pd.DataFrame, duration_s: float) -> dict[str, float]:
+def compute_kpis(
+    vehicles: pd.DataFrame, detectors: pd.DataFrame, duration_s: float
+) -> dict[str, float]:
     """The five KPIs from the two tables (see :data:`KPI_DOC`)."""
     tt = vehicles["travel_time_s"].to_numpy(float)
     n = len(tt)
@@ -107,7 +109,7 @@ def conform(df: pd.DataFrame, schema: dict[str, str], what: str) -> pd.DataFrame
         if num.isna().any() and col not in NULLABLE:
             wrong.append(f"{col} (expected {dtype.rstrip('64')}, found empty cells)")
             continue
-        out[col] = num.astype(dtype)
+        out[col] = num.astype(dtype)  # type: ignore[call-overload]
     if missing or wrong:
         parts = []
         if missing:
@@ -115,7 +117,9 @@ def conform(df: pd.DataFrame, schema: dict[str, str], what: str) -> pd.DataFrame
         if wrong:
             parts.append("mistyped columns: " + "; ".join(wrong))
         raise DataError(
-            f"{what}: " + "; ".join(parts) + ". Required columns: "
+            f"{what}: "
+            + "; ".join(parts)
+            + ". Required columns: "
             + ", ".join(f"{c} ({t.rstrip('64')})" for c, t in schema.items())
         )
     return pd.DataFrame(out)
@@ -130,10 +134,7 @@ def read_table(path: Path, schema: dict[str, str]) -> pd.DataFrame:
     if not path.is_file():
         raise DataError(f"{path}: data file not found")
     try:
-        if path.suffix.lower() == ".parquet":
-            df = pd.read_parquet(path)
-        else:
-            df = pd.read_csv(path)
+        df = pd.read_parquet(path) if path.suffix.lower() == ".parquet" else pd.read_csv(path)
     except Exception as exc:  # any parse failure is the user's file, not our bug
         raise DataError(f"{path}: cannot read the file ({exc.__class__.__name__}: {exc})") from None
     if df.empty:
@@ -184,7 +185,14 @@ class Recorder:
             np.maximum(self.queue_max[:, k], per_link, out=self.queue_max[:, k])
 
     def finish(
-        self, vid: int, origin: str, dest: str, t_in: float, t_out: float, free_tt: float, stops: int
+        self,
+        vid: int,
+        origin: str,
+        dest: str,
+        t_in: float,
+        t_out: float,
+        free_tt: float,
+        stops: int,
     ) -> None:
         if self.t0 <= t_out < self.t1:
             tt = t_out - t_in
@@ -223,8 +231,11 @@ def combine(observations: list[Observation]) -> Observation:
     det = pd.concat([o.detectors for o in observations], ignore_index=True)
     det = (
         det.groupby(["link", "interval_start_s"], sort=True, observed=True)
-        .agg(count=("count", "mean"), mean_speed_kmh=("mean_speed_kmh", "mean"),
-             queue_veh=("queue_veh", "mean"))
+        .agg(
+            count=("count", "mean"),
+            mean_speed_kmh=("mean_speed_kmh", "mean"),
+            queue_veh=("queue_veh", "mean"),
+        )
         .reset_index()
     )
     kpis = {k: float(np.mean([o.kpis[k] for o in observations])) for k in observations[0].kpis}

@@ -10,7 +10,6 @@ from typing import Any
 
 import pandas as pd
 
-from parallel.calibrate import truth_errors
 from parallel.executors import make_executor
 from parallel.loop import Event, History, run_loop
 from parallel.report import render
@@ -19,6 +18,16 @@ from parallel.scenario import Scenario, resolved_yaml
 from parallel.twin import TrafficMachine, flat_truth
 
 log = logging.getLogger(__name__)
+
+
+def truth_errors(fitted: dict[str, float], truth: dict[str, float]) -> dict[str, float | None]:
+    """Relative error of each fitted value where the truth has the same key path.
+
+    This lives on the reporting side on purpose: calibration never sees the truth.
+    """
+    return {
+        k: (float((v - truth[k]) / truth[k]) if truth.get(k) else None) for k, v in fitted.items()
+    }
 
 
 def build_summary(sc: Scenario, executor: str, hist: History) -> dict[str, Any]:
@@ -50,8 +59,10 @@ def build_summary(sc: Scenario, executor: str, hist: History) -> dict[str, Any]:
             "fitted": fitted,
             "truth": truth,
             "relative_error": truth_errors(fitted, truth) if truth else None,
-            "note": None if truth is None else "saturation_headway_s has no true counterpart: "
-                    "in the reference world it emerges from car following",
+            "note": None
+            if truth is None
+            else "saturation_headway_s has no true counterpart: "
+            "in the reference world it emerges from car following",
         },
         "final": hist.final,
         "timings": hist.timings,
@@ -65,15 +76,29 @@ def _metrics(hist: History) -> pd.DataFrame:
             rows.append({"round": r["round"], **s})
         for side in ("actual_kpis", "artificial_kpis", "predicted_kpis"):
             for k, v in (r.get(side) or {}).items():
-                rows.append({"round": r["round"], "metric": side.removesuffix("_kpis"), "subject": k,
-                             "value": v, "scale": "KPI units", "better": "", "p_value": None})
+                rows.append(
+                    {
+                        "round": r["round"],
+                        "metric": side.removesuffix("_kpis"),
+                        "subject": k,
+                        "value": v,
+                        "scale": "KPI units",
+                        "better": "",
+                        "p_value": None,
+                    }
+                )
     return pd.DataFrame(rows)
 
 
-def run_scenario(sc: Scenario, out_parent: Path | None = None, executor: str | None = None,
-                 workers: int | None = None, on_event: Event | None = None,
-                 progress: Callable[[str, int, int], None] | None = None,
-                 argv: list[str] | None = None) -> tuple[RunFolder, dict[str, Any]]:
+def run_scenario(
+    sc: Scenario,
+    out_parent: Path | None = None,
+    executor: str | None = None,
+    workers: int | None = None,
+    on_event: Event | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+    argv: list[str] | None = None,
+) -> tuple[RunFolder, dict[str, Any]]:
     """Run a scenario end to end; returns the run folder and the summary.
 
     Raises:
@@ -91,14 +116,17 @@ def run_scenario(sc: Scenario, out_parent: Path | None = None, executor: str | N
         machine = TrafficMachine(sc, ex, data_dir=folder.path(sc.report.export), progress=progress)
         hist = run_loop(machine, sc.loop.rounds if machine.actual_world.actionable else 1, on_event)
     except BaseException as exc:
-        folder.write_json("run.json", info | {"status": "failed", "error": f"{type(exc).__name__}: {exc}"})
+        folder.write_json(
+            "run.json", info | {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+        )
         raise
     finally:
         ex.close()
     hist.timings["total_s"] = time.perf_counter() - t0
     hist.timings["executor_workers"] = ex.workers
-    folder.write_json("history.json", {"rounds": hist.rounds, "final": hist.final,
-                                        "timings": hist.timings})
+    folder.write_json(
+        "history.json", {"rounds": hist.rounds, "final": hist.final, "timings": hist.timings}
+    )
     summary = build_summary(sc, kind, hist)
     folder.write_json("summary.json", summary)
     folder.write_text("metrics.csv", _metrics(hist).to_csv(index=False))

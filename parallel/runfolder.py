@@ -21,8 +21,21 @@ import numpy as np
 
 from parallel.errors import PathEscapeError
 
-PACKAGES = ("parallel-systems", "numpy", "simpy", "networkx", "pandas", "pyarrow", "scipy",
-            "scikit-learn", "pydantic", "optuna", "torch", "dask", "distributed")
+PACKAGES = (
+    "parallel-systems",
+    "numpy",
+    "simpy",
+    "networkx",
+    "pandas",
+    "pyarrow",
+    "scipy",
+    "scikit-learn",
+    "pydantic",
+    "optuna",
+    "torch",
+    "dask",
+    "distributed",
+)
 
 
 def _default(o: Any) -> Any:
@@ -39,6 +52,7 @@ def _default(o: Any) -> Any:
 
 def dumps(obj: Any) -> str:
     """JSON with NaN written as null, so every reader can parse it."""
+
     def clean(x: Any) -> Any:
         if isinstance(x, float) and not np.isfinite(x):
             return None
@@ -49,6 +63,7 @@ def dumps(obj: Any) -> str:
         if isinstance(x, np.floating):
             return clean(float(x))
         return x
+
     return json.dumps(clean(obj), indent=2, default=_default, allow_nan=False)
 
 
@@ -74,8 +89,9 @@ class RunFolder:
         p = PurePosixPath(rel.replace("\\", "/"))
         full = (self.root / Path(*p.parts)).resolve() if p.parts else self.root
         if p.is_absolute() or ".." in p.parts or not full.is_relative_to(self.root):
-            raise PathEscapeError(f"path {rel!r} escapes the run folder {self.root}; "
-                                  "give a relative path inside it")
+            raise PathEscapeError(
+                f"path {rel!r} escapes the run folder {self.root}; give a relative path inside it"
+            )
         return full
 
     def write_text(self, rel: str, text: str) -> Path:
@@ -103,13 +119,25 @@ def git_revision() -> str | None:
     """The git revision of the source tree this package runs from, if it is a checkout."""
     here = Path(__file__).resolve().parent
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,
-                             text=True, timeout=5, check=False)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
         rev = out.stdout.strip()
         if out.returncode != 0 or not rev:
             return None
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
-                               capture_output=True, text=True, timeout=5, check=False)
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
         return rev + ("-dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
         return None
@@ -125,11 +153,13 @@ def versions() -> dict[str, str | None]:
     return out
 
 
-def provenance(seed: int, executor: str, workers: int, argv: list[str] | None = None) -> dict[str, Any]:
+def provenance(
+    seed: int, executor: str, workers: int, argv: list[str] | None = None
+) -> dict[str, Any]:
     return {
         "seed": seed,
         "seed_scheme": "numpy SeedSequence(seed, spawn_key=(stage, index)); cells share "
-                       "replication seeds (common random numbers)",
+        "replication seeds (common random numbers)",
         "executor": executor,
         "workers": workers,
         "git_revision": git_revision(),

@@ -150,11 +150,6 @@ class ControlConfig(Strict):
                 f"min_green_s = {self.min_green_s:g} s; lengthen the cycle or even the splits"
             )
 
-    @model_validator(mode="after")
-    def _initial_fits(self) -> ControlConfig:
-        self.check(self.initial)
-        return self
-
 
 # ------------------------------------------------------------------------------ worlds
 class SpeedDist(Strict):
@@ -301,6 +296,8 @@ class CalibrationConfig(Strict):
     """scipy's Nelder-Mead or Powell, or optuna's TPE sampler."""
     budget: int = Field(60, ge=5, le=5000)
     """Candidate parameter sets the search may evaluate (each costs one run per observation)."""
+    replications: int = Field(2, ge=1, le=50)
+    """Artificial runs per observation for each candidate (more runs, less simulation noise)."""
     window: int = Field(3, ge=1, le=50)
     """Calibrate against the latest this-many observations together."""
 
@@ -314,7 +311,10 @@ class ExperimentsConfig(Strict):
 
     design: Literal["factorial", "lhs"] = "factorial"
     """Full factorial over the listed levels, or a Latin hypercube over [low, high] ranges."""
-    factors: dict[Factor, list[float]] = {"cycle_s": [60, 90, 120], "split_main": [0.4, 0.5, 0.6, 0.7]}
+    factors: dict[Factor, list[float]] = {
+        "cycle_s": [60, 90, 120],
+        "split_main": [0.4, 0.5, 0.6, 0.7],
+    }
     """Control factors: levels (factorial) or [low, high] (lhs). Unlisted ones stay as the incumbent's."""
     samples: int = Field(16, ge=2, le=10000)
     """Number of design points for ``lhs``."""
@@ -331,7 +331,9 @@ class ExperimentsConfig(Strict):
             if not levels:
                 raise ValueError(f"factor {name} has no levels")
             if self.design == "lhs" and (len(levels) != 2 or levels[0] >= levels[1]):
-                raise ValueError(f"lhs factor {name} needs [low, high] with low < high, got {levels}")
+                raise ValueError(
+                    f"lhs factor {name} needs [low, high] with low < high, got {levels}"
+                )
         return self
 
 
@@ -414,20 +416,27 @@ def _check_origins(sc: Scenario) -> list[tuple[PathKey, str]]:
         extra = sorted(set(demand) - origins)
         missing = sorted(origins - set(demand))
         if extra:
-            problems.append(((*loc, extra[0]), f"unknown origin {extra[0]!r}; the network's "
-                             f"origins are {sorted(origins)}"))
+            problems.append(
+                (
+                    (*loc, extra[0]),
+                    f"unknown origin {extra[0]!r}; the network's origins are {sorted(origins)}",
+                )
+            )
         elif missing:
-            problems.append((loc, f"missing demand for origin(s) {missing}; give a positive "
-                             f"rate in veh/h for each of {sorted(origins)}"))
+            problems.append(
+                (
+                    loc,
+                    f"missing demand for origin(s) {missing}; give a positive "
+                    f"rate in veh/h for each of {sorted(origins)}",
+                )
+            )
     return problems
 
 
 def design_plans(sc: Scenario) -> list[dict[str, float]]:
     """The factor settings of every design cell (for LHS, the lows and highs only)."""
+    # for lhs the levels are [low, high], so this gives the corners of the box
     ex = sc.experiments
-    if ex.design == "factorial":
-        names = list(ex.factors)
-        return [dict(zip(names, combo)) for combo in itertools.product(*ex.factors.values())]
     names = list(ex.factors)
     return [dict(zip(names, combo)) for combo in itertools.product(*ex.factors.values())]
 
@@ -442,6 +451,10 @@ def plan_from_factors(base: Plan, factors: dict[str, float]) -> Plan:
 
 def _check_design(sc: Scenario) -> list[tuple[PathKey, str]]:
     problems: list[tuple[PathKey, str]] = []
+    try:
+        sc.control.check(sc.control.initial)
+    except ValueError as exc:
+        return [(("control", "initial", "splits"), str(exc))]
     for cell in design_plans(sc):
         try:
             plan = plan_from_factors(sc.control.initial, cell)
@@ -457,17 +470,29 @@ def _check_paths(sc: Scenario) -> list[tuple[PathKey, str]]:
     problems: list[tuple[PathKey, str]] = []
     export = PurePosixPath(sc.report.export.replace("\\", "/"))
     if export.is_absolute() or ".." in export.parts or sc.report.export.strip() in ("", "."):
-        problems.append((("report", "export"), f"path {sc.report.export!r} escapes the run folder; "
-                         "give a relative sub-folder name without '..', such as 'data'"))
+        problems.append(
+            (
+                ("report", "export"),
+                f"path {sc.report.export!r} escapes the run folder; "
+                "give a relative sub-folder name without '..', such as 'data'",
+            )
+        )
     if isinstance(sc.actual, ReplayWorld):
         for key in ("vehicles", "detectors"):
             rel = getattr(sc.actual, key)
             full = Path(sc.source_dir) / rel
             if not full.is_file():
-                problems.append((("actual", key), f"data file {str(full)!r} not found; give a "
-                                 ".csv or .parquet file relative to the scenario file"))
+                problems.append(
+                    (
+                        ("actual", key),
+                        f"data file {str(full)!r} not found; give a "
+                        ".csv or .parquet file relative to the scenario file",
+                    )
+                )
             elif full.suffix.lower() not in (".csv", ".parquet"):
-                problems.append((("actual", key), f"data file {rel!r} must end in .csv or .parquet"))
+                problems.append(
+                    (("actual", key), f"data file {rel!r} must end in .csv or .parquet")
+                )
     return problems
 
 
@@ -477,6 +502,12 @@ def _describe(err: Any) -> str:
         return "unknown key; " + msg.lower() + " (see scenarios/README.md for the allowed keys)"
     if err["type"] == "missing":
         return "required field is missing"
+    if err["type"] == "union_tag_invalid":
+        ctx = err.get("ctx", {})
+        return (
+            f"unknown world {ctx.get('tag')!r}; valid worlds are: "
+            f"{str(ctx.get('expected_tags', '')).replace(chr(39), '')}"
+        )
     if err["type"] == "value_error":
         msg = msg.removeprefix("Value error, ")
     inp = err.get("input")
@@ -541,6 +572,8 @@ def load(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
         first_field = None
         for err in errs[:5]:
             loc = tuple(err["loc"])
+            if err["type"] == "union_tag_invalid":
+                loc = (*loc, str(err.get("ctx", {}).get("discriminator", "world")).strip("'"))
             line, found = line_of(lines, loc)
             field = ".".join(str(x) for x in loc if x in (found or ()) or x == loc[-1])
             field = ".".join(str(x) for x in found) if found == loc else field
@@ -551,15 +584,15 @@ def load(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
                     desc = f"unknown key {loc[-1]!r}; allowed keys here are: {', '.join(allowed)}"
             if first_line is None:
                 first_line, first_field = line, field
-            parts.append(f"line {line}: field '{field}': {desc}" if line else f"field '{field}': {desc}")
+            parts.append(
+                f"line {line}: field '{field}': {desc}" if line else f"field '{field}': {desc}"
+            )
         more = f" (and {len(errs) - 5} more)" if len(errs) > 5 else ""
         if len(parts) == 1:
             raise ScenarioError(
                 parts[0].split(": ", 2)[-1], file=p, line=first_line, field=first_field
             ) from None
-        raise ScenarioError(
-            "invalid scenario: " + "; ".join(parts) + more, file=p
-        ) from None
+        raise ScenarioError("invalid scenario: " + "; ".join(parts) + more, file=p) from None
     for check in (_check_origins, _check_design, _check_paths):
         for loc, msg in check(sc):
             line, _ = line_of(lines, loc)

@@ -22,7 +22,8 @@ from parallel.executors import Executor
 from parallel.experiments import design, run_design, seed_for, summarise
 from parallel.judge import discrepancy, judge
 from parallel.observation import Observation, combine
-from parallel.scenario import KPI_NAMES, Plan, ReferenceWorld as ReferenceCfg, Scenario
+from parallel.scenario import KPI_NAMES, Plan, Scenario
+from parallel.scenario import ReferenceWorld as ReferenceCfg
 from parallel.sim.model import simulate
 from parallel.sim.network import topology
 from parallel.world import Params, WorldSpec
@@ -51,8 +52,13 @@ class TrafficMachine:
 
     name = "traffic"
 
-    def __init__(self, sc: Scenario, executor: Executor, data_dir: Path | None = None,
-                 progress: Progress | None = None) -> None:
+    def __init__(
+        self,
+        sc: Scenario,
+        executor: Executor,
+        data_dir: Path | None = None,
+        progress: Progress | None = None,
+    ) -> None:
         self.sc = sc
         self.spec = WorldSpec.of(sc)  # the artificial side reads only this: no truth in it
         self.actual_world = make_actual(sc)
@@ -73,8 +79,10 @@ class TrafficMachine:
 
     def _imitate(self, params: Params, plan: Plan, stage: int) -> Observation:
         reps = self.sc.artificial.replications
-        obs = [simulate(self.spec, params, plan, seed_for(self.sc.seed, stage, r), self.topo)
-               for r in range(reps)]
+        obs = [
+            simulate(self.spec, params, plan, seed_for(self.sc.seed, stage, r), self.topo)
+            for r in range(reps)
+        ]
         return combine(obs)
 
     def _save(self, obs: Observation, stem: str) -> None:
@@ -85,14 +93,19 @@ class TrafficMachine:
     def observe(self, rnd: int) -> Observation:
         obs = self.actual_world.observe(self.plan, self._seed(_ACTUAL, rnd))
         if len(obs.vehicles) == 0:
-            raise RunError(f"round {rnd + 1}: the actual world recorded no vehicles; "
-                           "lengthen demand.duration_s or check the demand")
+            raise RunError(
+                f"round {rnd + 1}: the actual world recorded no vehicles; "
+                "lengthen demand.duration_s or check the demand"
+            )
         self.observed.append((self.plan, obs))
         self._save(obs, f"round{rnd + 1}.actual")
         if self.params is None:
             prior = self.sc.artificial.params
-            demand = (demand_from_counts(self.spec, obs) if prior.demand == "from_counts"
-                      else dict(prior.demand))
+            demand = (
+                demand_from_counts(self.spec, obs)
+                if prior.demand == "from_counts"
+                else dict(prior.demand)
+            )
             self.params = Params.from_prior(prior, self.sc.artificial.behaviours, demand)
         return obs
 
@@ -115,8 +128,10 @@ class TrafficMachine:
             "predicted_kpis": self.predicted,
             "verdict": verdict.table().to_dict(orient="records"),
             "headline": verdict.headline(),
-            "discrepancy": {"objective": dict(obj),
-                            "before": discrepancy(obj, actual, artificial, self.sc.judge, self.sc.seed)},
+            "discrepancy": {
+                "objective": dict(obj),
+                "before": discrepancy(obj, actual, artificial, self.sc.judge, self.sc.seed),
+            },
         }
 
     def adapt(self, rnd: int, actual: Observation) -> dict[str, Any]:
@@ -132,9 +147,13 @@ class TrafficMachine:
         after = discrepancy(cal.objective, actual, after_obs, self.sc.judge, self.sc.seed)
         return {
             "calibration": {
-                "prior": result.prior, "fitted": result.fitted, "before": result.before,
-                "after": result.after, "evaluations": result.evaluations,
-                "optimizer": result.optimizer, "trace": result.trace,
+                "prior": result.prior,
+                "fitted": result.fitted,
+                "before": result.before,
+                "after": result.after,
+                "evaluations": result.evaluations,
+                "optimizer": result.optimizer,
+                "trace": result.trace,
                 "observations": len(self.observed),
             },
             "discrepancy_after": after,
@@ -150,14 +169,22 @@ class TrafficMachine:
         """
         assert self.params is not None
         cal = self.sc.calibration
-        window = self.observed[-cal.window:]
+        window = self.observed[-cal.window :]
         counts = [demand_from_counts(self.spec, o) for _, o in window]
         start = self.params
         if self.sc.artificial.params.demand == "from_counts":
             pooled = {k: float(np.mean([c[k] for c in counts])) for k in counts[0]}
             start = self.params.with_flat({f"demand.{k}": v for k, v in pooled.items()})
-        return calibrate(self.spec, start, window, cal, self.sc.judge, self.sc.seed,
-                         progress=lambda k, n: self.progress("calibrate", k, n))
+        return calibrate(
+            self.spec,
+            start,
+            window,
+            cal,
+            self.sc.judge,
+            self.sc.seed,
+            executor=self.executor,
+            progress=lambda k, n: self.progress("calibrate", k, n),
+        )
 
     def act(self, rnd: int) -> dict[str, Any]:
         assert self.params is not None
@@ -167,9 +194,17 @@ class TrafficMachine:
         if self.plan not in plans:
             plans.append(self.plan)
         incumbent = plans.index(self.plan)
-        runs = run_design(self.spec, self.params, plans, ex.replications, self.sc.seed, rnd,
-                          self.executor, ex.chunk_size,
-                          progress=lambda k, n: self.progress("experiments", k, n))
+        runs = run_design(
+            self.spec,
+            self.params,
+            plans,
+            ex.replications,
+            self.sc.seed,
+            rnd,
+            self.executor,
+            ex.chunk_size,
+            progress=lambda k, n: self.progress("experiments", k, n),
+        )
         table = summarise(runs, plans, incumbent, ex.objective)
         best = table.iloc[0]
         chosen = plans[int(best["cell"])]
@@ -179,9 +214,13 @@ class TrafficMachine:
         self.predicted = prediction
         self.plan = chosen
         return {
-            "experiments": {"design": ex.design, "cells": len(plans),
-                            "replications": ex.replications, "objective": ex.objective,
-                            "table": table.to_dict(orient="records")},
+            "experiments": {
+                "design": ex.design,
+                "cells": len(plans),
+                "replications": ex.replications,
+                "objective": ex.objective,
+                "table": table.to_dict(orient="records"),
+            },
             "chosen": chosen.model_dump(mode="json") | {"label": chosen.label()},
             "chosen_predicted_kpis": prediction,
             "chosen_ci": ci,
@@ -191,17 +230,28 @@ class TrafficMachine:
         """Apply the last chosen plan to the actual world and record what happened."""
         assert self.predicted is not None
         if not self.actual_world.actionable:
-            return {"applied": False, "control": self.plan.model_dump(mode="json"),
-                    "note": f"the {self.actual_world.name} world cannot be acted on; "
-                            "the chosen plan is a recommendation",
-                    "predicted_kpis": self.predicted, "actual_kpis": None}
+            return {
+                "applied": False,
+                "control": self.plan.model_dump(mode="json"),
+                "note": f"the {self.actual_world.name} world cannot be acted on; "
+                "the chosen plan is a recommendation",
+                "predicted_kpis": self.predicted,
+                "actual_kpis": None,
+            }
         n = len(self.observed)
         obs = self.actual_world.observe(self.plan, self._seed(_ACTUAL, n))
         self._save(obs, "final.actual")
         first = self.observed[0][1].kpis
-        err = {k: (self.predicted[k] - obs.kpis[k]) / obs.kpis[k] if obs.kpis[k] else None
-               for k in KPI_NAMES}
+        err = {
+            k: (self.predicted[k] - obs.kpis[k]) / obs.kpis[k] if obs.kpis[k] else None
+            for k in KPI_NAMES
+        }
         gain = {k: (obs.kpis[k] - first[k]) / first[k] if first[k] else None for k in KPI_NAMES}
-        return {"applied": True, "control": self.plan.model_dump(mode="json") | {"label": self.plan.label()},
-                "actual_kpis": obs.kpis, "predicted_kpis": self.predicted,
-                "prediction_error": err, "change_vs_round1": gain}
+        return {
+            "applied": True,
+            "control": self.plan.model_dump(mode="json") | {"label": self.plan.label()},
+            "actual_kpis": obs.kpis,
+            "predicted_kpis": self.predicted,
+            "prediction_error": err,
+            "change_vs_round1": gain,
+        }

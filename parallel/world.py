@@ -54,13 +54,19 @@ class Params:
     saturation_headway_s: float
     speed_mean_kmh: float
     speed_sd_kmh: float
-    behaviours: Behaviours = field(default_factory=Behaviours)
+    behaviours: Behaviours = field(default_factory=lambda: Behaviours())
 
     @classmethod
-    def from_prior(cls, prior: ArtificialParams, behaviours: Behaviours,
-                   demand: dict[str, float]) -> Params:
-        return cls(dict(demand), prior.saturation_headway_s, prior.speed.mean_kmh,
-                   prior.speed.sd_kmh, behaviours)
+    def from_prior(
+        cls, prior: ArtificialParams, behaviours: Behaviours, demand: dict[str, float]
+    ) -> Params:
+        return cls(
+            dict(demand),
+            prior.saturation_headway_s,
+            prior.speed.mean_kmh,
+            prior.speed.sd_kmh,
+            behaviours,
+        )
 
     def flat(self) -> dict[str, float]:
         """Values by the key paths that ``actual.truth`` uses (``demand.W``, ``speed.mean_kmh``...)."""

@@ -33,4 +33,6 @@ def make_actual(sc: Scenario) -> World:
         return ReferenceWorld(spec, cfg.truth, cfg.step_s)
     if isinstance(cfg, ReplayCfg):
         return ReplayWorld(spec, cfg, sc.source_dir)
-    raise ScenarioError(f"unknown actual world {cfg!r}; valid: {', '.join(WORLDS)}")  # pragma: no cover
+    raise ScenarioError(
+        f"unknown actual world {cfg!r}; valid: {', '.join(WORLDS)}"
+    )  # pragma: no cover

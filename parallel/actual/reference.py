@@ -20,6 +20,7 @@ from collections import deque
 
 import numpy as np
 
+from parallel.behaviours import children
 from parallel.observation import Observation, Recorder
 from parallel.scenario import Plan, Truth
 from parallel.sim.network import Topology, topology
@@ -55,16 +56,24 @@ def _arrivals(rate: float, t_end: float, rng: np.random.Generator) -> np.ndarray
     return t[t < t_end]
 
 
-def _simulate(spec: WorldSpec, topo: Topology, truth: Truth, plan: Plan,
-              seed: np.random.SeedSequence, dt: float) -> Observation:
-    s_arr, s_drv, s_turn = seed.spawn(3)
+def _simulate(
+    spec: WorldSpec,
+    topo: Topology,
+    truth: Truth,
+    plan: Plan,
+    seed: np.random.SeedSequence,
+    dt: float,
+) -> Observation:
+    s_arr, s_drv, s_turn = children(seed, 3)
     drv_rng = np.random.default_rng(s_drv)
     turn_rng = np.random.default_rng(s_turn)
     d = truth.driver
     t_end = spec.t1
     origins = topo.origins
-    arrivals = {o: deque(_arrivals(truth.demand[o], t_end, np.random.default_rng(s)).tolist())
-                for o, s in zip(origins, s_arr.spawn(len(origins)))}
+    arrivals = {
+        o: deque(_arrivals(truth.demand[o], t_end, np.random.default_rng(s)).tolist())
+        for o, s in zip(origins, children(s_arr, len(origins)))
+    }
     pending: dict[str, deque[float]] = {o: deque() for o in origins}
 
     L = len(topo.links)
@@ -168,8 +177,15 @@ def _simulate(spec: WorldSpec, topo: Topology, truth: Truth, plan: Plan,
                 li = int(link[i])
                 rec.crossing(li, t, 3.6 * length[li] / max(t + dt - t_link[i], 1e-9))
                 if not approach[li]:
-                    rec.finish(int(vid[i]), origins[orig[i]], topo.exit_node[li], float(t_in[i]),
-                               t + dt, float(free[i]), int(stops[i]))
+                    rec.finish(
+                        int(vid[i]),
+                        origins[orig[i]],
+                        topo.exit_node[li],
+                        float(t_in[i]),
+                        t + dt,
+                        float(free[i]),
+                        int(stops[i]),
+                    )
                     act[i] = False
                     free_slots.append(i)
                     continue

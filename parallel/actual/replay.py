@@ -18,7 +18,8 @@ from parallel.observation import (
     compute_kpis,
     read_table,
 )
-from parallel.scenario import Plan, ReplayWorld as ReplayCfg
+from parallel.scenario import Plan
+from parallel.scenario import ReplayWorld as ReplayCfg
 from parallel.world import WorldSpec
 
 
@@ -37,5 +38,9 @@ class ReplayWorld:
 
     def observe(self, plan: Plan, seed: np.random.SeedSequence) -> Observation:
         kpis = compute_kpis(self.vehicles, self.detectors, self.spec.demand.duration_s)
-        return Observation(self.vehicles.copy(), self.detectors.copy(), kpis,
-                           {"world": "replay", "plan": plan.model_dump(mode="json"), **self.source})
+        return Observation(
+            self.vehicles.copy(),
+            self.detectors.copy(),
+            kpis,
+            {"world": "replay", "plan": plan.model_dump(mode="json"), **self.source},
+        )

@@ -28,8 +28,10 @@ def load_run(folder: RunFolder) -> dict[str, Any]:
     need = ("history.json", "summary.json", "run.json", "scenario.resolved.yaml")
     missing = [n for n in need if not folder.path(n).is_file()]
     if missing:
-        raise DataError(f"{folder.root}: not a finished run folder (missing {', '.join(missing)}); "
-                        "give a folder written by `parallel run`")
+        raise DataError(
+            f"{folder.root}: not a finished run folder (missing {', '.join(missing)}); "
+            "give a folder written by `parallel run`"
+        )
     scenario = yaml.safe_load(folder.path("scenario.resolved.yaml").read_text(encoding="utf-8"))
     ctx = {
         "history": folder.read_json("history.json"),
@@ -46,9 +48,14 @@ def _table(data_dir: Path, stem: str) -> pd.DataFrame | None:
     return pd.read_parquet(p) if p.is_file() else None
 
 
-def render(folder: RunFolder, plots: bool = True) -> tuple[Path, Path]:
-    """Write ``report.html`` and ``report.md``; returns their paths."""
+def render(folder: RunFolder, plots: bool | None = None) -> tuple[Path, Path]:
+    """Write ``report.html`` and ``report.md``; returns their paths.
+
+    ``plots`` defaults to the scenario's ``report.plots``.
+    """
     ctx = load_run(folder)
+    if plots is None:
+        plots = bool(ctx["scenario"].get("report", {}).get("plots", True))
     figures: dict[str, str] = {}
     if plots:
         from parallel.report import plots as P
@@ -56,8 +63,14 @@ def render(folder: RunFolder, plots: bool = True) -> tuple[Path, Path]:
         rounds = ctx["history"]["rounds"]
         last = rounds[-1]["round"]
         dd = ctx["data_dir"]
-        av, sv = _table(dd, f"round{last}.actual.vehicles"), _table(dd, f"round{last}.artificial.vehicles")
-        ad, sd = _table(dd, f"round{last}.actual.detectors"), _table(dd, f"round{last}.artificial.detectors")
+        av, sv = (
+            _table(dd, f"round{last}.actual.vehicles"),
+            _table(dd, f"round{last}.artificial.vehicles"),
+        )
+        ad, sd = (
+            _table(dd, f"round{last}.actual.detectors"),
+            _table(dd, f"round{last}.artificial.detectors"),
+        )
         if av is not None and sv is not None and len(av) and len(sv):
             figures["distributions"] = P.distributions(av, sv)
         if ad is not None and sd is not None:
@@ -66,7 +79,9 @@ def render(folder: RunFolder, plots: bool = True) -> tuple[Path, Path]:
         figures["convergence"] = P.convergence(rounds, ctx["history"]["final"], objective)
         if any(r.get("calibration") for r in rounds):
             figures["calibration"] = P.calibration_trace(rounds)
-        figures["response"] = P.response(pd.DataFrame(rounds[-1]["experiments"]["table"]), objective)
+        figures["response"] = P.response(
+            pd.DataFrame(rounds[-1]["experiments"]["table"]), objective
+        )
     html = folder.write_text("report.html", render_html(ctx, figures))
     md = folder.write_text("report.md", render_markdown(ctx))
     return html, md

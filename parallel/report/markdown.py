@@ -25,35 +25,56 @@ def render_markdown(ctx: dict[str, Any]) -> str:
     desc = ctx["scenario"].get("description")
     if desc:
         out += [desc.strip(), ""]
-    out += [f"- actual world: **{s['actual_world']}**; seed {s['seed']}; executor {s['executor']} "
-            f"({run.get('workers')} workers); git {run.get('git_revision')}",
-            f"- total time {h['timings'].get('total_s', 0):.1f} s; time per round: "
-            + ", ".join(f"{t:.1f} s" for t in h["timings"].get("round_s", [])), ""]
+    out += [
+        f"- actual world: **{s['actual_world']}**; seed {s['seed']}; executor {s['executor']} "
+        f"({run.get('workers')} workers); git {run.get('git_revision')}",
+        f"- total time {h['timings'].get('total_s', 0):.1f} s; time per round: "
+        + ", ".join(f"{t:.1f} s" for t in h["timings"].get("round_s", [])),
+        "",
+    ]
     fin = s["final"]
     out += ["## Answer", ""]
     if fin.get("applied"):
         out.append(f"Chosen plan **{fin['control']['label']}** was applied to the actual world.")
-        out += ["", "| KPI | predicted | measured | prediction error | change vs round 1 |",
-                "|---|---|---|---|---|"]
+        out += [
+            "",
+            "| KPI | predicted | measured | prediction error | change vs round 1 |",
+            "|---|---|---|---|---|",
+        ]
         for k in KPI_DOC:
-            out.append(f"| {k} | {_f(fin['predicted_kpis'][k])} | {_f(fin['actual_kpis'][k])} | "
-                       f"{_pct(fin['prediction_error'][k])} | {_pct(fin['change_vs_round1'][k])} |")
+            out.append(
+                f"| {k} | {_f(fin['predicted_kpis'][k])} | {_f(fin['actual_kpis'][k])} | "
+                f"{_pct(fin['prediction_error'][k])} | {_pct(fin['change_vs_round1'][k])} |"
+            )
     else:
-        out.append(f"Recommended plan **{fin['control'].get('label', fin['control'])}**: {fin.get('note')}.")
-    out += ["", "## Rounds", "",
-            "| round | plan | actual delay s | predicted delay s | discrepancy before | after | "
-            "GEH<5 share | C2ST AUC | chosen next |", "|---|---|---|---|---|---|---|---|---|"]
+        out.append(
+            f"Recommended plan **{fin['control'].get('label', fin['control'])}**: {fin.get('note')}."
+        )
+    out += [
+        "",
+        "## Rounds",
+        "",
+        "| round | plan | actual delay s | predicted delay s | discrepancy before | after | "
+        "GEH<5 share | C2ST AUC | chosen next |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in h["rounds"]:
         hl = r["headline"]
         out.append(
             f"| {r['round']} | {r['control']['label']} | {_f(r['actual_kpis']['mean_delay_s'])} | "
             f"{_f(r['predicted_kpis']['mean_delay_s'])} | {_f(r['discrepancy']['before'], 3)} | "
             f"{_f(r.get('discrepancy_after'), 3)} | {_f(hl.get('geh_share:counts'))} | "
-            f"{_f(hl.get('c2st_auc:vehicles'))} | {r['chosen']['label']} |")
+            f"{_f(hl.get('c2st_auc:vehicles'))} | {r['chosen']['label']} |"
+        )
     cal = s["calibration"]
     if cal["fitted"]:
-        out += ["", "## What the artificial world learned", "",
-                "| parameter | fitted | truth | relative error |", "|---|---|---|---|"]
+        out += [
+            "",
+            "## What the artificial world learned",
+            "",
+            "| parameter | fitted | truth | relative error |",
+            "|---|---|---|---|",
+        ]
         truth = cal.get("truth") or {}
         err = cal.get("relative_error") or {}
         for k, v in cal["fitted"].items():
@@ -61,19 +82,35 @@ def render_markdown(ctx: dict[str, Any]) -> str:
         if cal.get("note"):
             out += ["", f"Note: {cal['note']}."]
     last = h["rounds"][-1]
-    out += ["", f"## Judge (round {last['round']})", "", "Scale and direction are given per score.", "",
-            "| metric | subject | value | scale | better | p-value |", "|---|---|---|---|---|---|"]
+    out += [
+        "",
+        f"## Judge (round {last['round']})",
+        "",
+        "Scale and direction are given per score.",
+        "",
+        "| metric | subject | value | scale | better | p-value |",
+        "|---|---|---|---|---|---|",
+    ]
     for sc in last["verdict"]:
-        out.append(f"| {sc['metric']} | {sc['subject']} | {_f(sc['value'], 4)} | {sc['scale']} | "
-                   f"{sc['better']} | {_f(sc['p_value'], 3)} |")
+        out.append(
+            f"| {sc['metric']} | {sc['subject']} | {_f(sc['value'], 4)} | {sc['scale']} | "
+            f"{sc['better']} | {_f(sc['p_value'], 3)} |"
+        )
     ex = last["experiments"]
-    out += ["", f"## Experiments (round {last['round']}): {ex['design']}, {ex['cells']} cells x "
-            f"{ex['replications']} replications, objective {ex['objective']}", "",
-            "| rank | plan | mean | 95% CI | paired diff vs incumbent (95% CI) |", "|---|---|---|---|---|"]
+    out += [
+        "",
+        f"## Experiments (round {last['round']}): {ex['design']}, {ex['cells']} cells x "
+        f"{ex['replications']} replications, objective {ex['objective']}",
+        "",
+        "| rank | plan | mean | 95% CI | paired diff vs incumbent (95% CI) |",
+        "|---|---|---|---|---|",
+    ]
     obj = ex["objective"]
     for row in ex["table"][:12]:
-        out.append(f"| {row['rank']} | {row['plan']}{' (incumbent)' if row['incumbent'] else ''} | "
-                   f"{_f(row[obj])} | [{_f(row[obj + '_lo'])}, {_f(row[obj + '_hi'])}] | "
-                   f"{_f(row['diff_vs_incumbent'])} [{_f(row['diff_lo'])}, {_f(row['diff_hi'])}] |")
+        out.append(
+            f"| {row['rank']} | {row['plan']}{' (incumbent)' if row['incumbent'] else ''} | "
+            f"{_f(row[obj])} | [{_f(row[obj + '_lo'])}, {_f(row[obj + '_hi'])}] | "
+            f"{_f(row['diff_vs_incumbent'])} [{_f(row['diff_lo'])}, {_f(row['diff_hi'])}] |"
+        )
     out += ["", "KPIs: " + "; ".join(f"{k}: {v}" for k, v in KPI_DOC.items()), ""]
     return "\n".join(out)

@@ -75,9 +75,15 @@ def convergence(rounds: list[dict[str, Any]], final: dict[str, Any], objective: 
     ax[1].plot(r, pred, "s--", label="predicted before applying")
     ci = [x["chosen_ci"][objective] for x in rounds]
     nxt = [v + 1 for v in r]
-    ax[1].errorbar(nxt, [x["chosen_predicted_kpis"][objective] for x in rounds],
-                   yerr=np.abs(np.array(ci).T - [x["chosen_predicted_kpis"][objective] for x in rounds]),
-                   fmt="none", ecolor="grey", capsize=4, label="95% CI of chosen plan")
+    ax[1].errorbar(
+        nxt,
+        [x["chosen_predicted_kpis"][objective] for x in rounds],
+        yerr=np.abs(np.array(ci).T - [x["chosen_predicted_kpis"][objective] for x in rounds]),
+        fmt="none",
+        ecolor="grey",
+        capsize=4,
+        label="95% CI of chosen plan",
+    )
     if final.get("actual_kpis"):
         ax[1].plot([len(r) + 1], [final["actual_kpis"][objective]], "D", label="applied (final)")
     ax[1].set_xlabel("round")
@@ -105,9 +111,12 @@ def response(table: pd.DataFrame, objective: str) -> str:
     fig, ax = plt.subplots(figsize=(7, 3.6))
     for split, sub in table.sort_values("cycle_s").groupby("split_main"):
         y = sub[objective].to_numpy()
-        err = np.vstack([y - sub[f"{objective}_lo"].to_numpy(), sub[f"{objective}_hi"].to_numpy() - y])
-        ax.errorbar(sub["cycle_s"], y, yerr=np.abs(err), marker="o", capsize=3,
-                    label=f"split {split:.2f}")
+        err = np.vstack(
+            [y - sub[f"{objective}_lo"].to_numpy(), sub[f"{objective}_hi"].to_numpy() - y]
+        )
+        ax.errorbar(
+            sub["cycle_s"], y, yerr=np.abs(err), marker="o", capsize=3, label=f"split {split:.2f}"
+        )
     ax.set_xlabel("cycle, s")
     ax.set_ylabel(f"{objective} (mean, 95% CI)")
     ax.legend(fontsize=8)

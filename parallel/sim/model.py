@@ -16,7 +16,14 @@ from typing import Any
 import numpy as np
 import simpy
 
-from parallel.behaviours import ARRIVAL_MODELS, HEADWAY_MODELS, SPEED_MODELS, Buffer, uniform
+from parallel.behaviours import (
+    ARRIVAL_MODELS,
+    HEADWAY_MODELS,
+    SPEED_MODELS,
+    Buffer,
+    children,
+    uniform,
+)
 from parallel.observation import Observation, Recorder
 from parallel.scenario import Plan
 from parallel.sim.network import Topology, topology
@@ -40,20 +47,31 @@ class _Approach:
 class _Model:
     """One replication's state. Built fresh for every run; nothing is global."""
 
-    def __init__(self, spec: WorldSpec, topo: Topology, params: Params, plan: Plan,
-                 seed: np.random.SeedSequence) -> None:
+    def __init__(
+        self,
+        spec: WorldSpec,
+        topo: Topology,
+        params: Params,
+        plan: Plan,
+        seed: np.random.SeedSequence,
+    ) -> None:
         self.env = simpy.Environment()
         self.spec, self.topo, self.params = spec, topo, params
-        s_arr, s_speed, s_head, s_turn = seed.spawn(4)
+        s_arr, s_speed, s_head, s_turn = children(seed, 4)
         beh = params.behaviours
-        self.speeds = Buffer(SPEED_MODELS.get(beh.speed)(params.speed_mean_kmh, params.speed_sd_kmh),
-                             np.random.default_rng(s_speed))
-        self.headways = Buffer(HEADWAY_MODELS.get(beh.headway)(params.saturation_headway_s,
-                                                               beh.headway_cv),
-                               np.random.default_rng(s_head))
+        self.speeds = Buffer(
+            SPEED_MODELS.get(beh.speed)(params.speed_mean_kmh, params.speed_sd_kmh),
+            np.random.default_rng(s_speed),
+        )
+        self.headways = Buffer(
+            HEADWAY_MODELS.get(beh.headway)(params.saturation_headway_s, beh.headway_cv),
+            np.random.default_rng(s_head),
+        )
         self.turns = Buffer(uniform, np.random.default_rng(s_turn))
-        self.arrival_rngs = {o: np.random.default_rng(s) for o, s in
-                             zip(topo.origins, s_arr.spawn(len(topo.origins)))}
+        self.arrival_rngs = {
+            o: np.random.default_rng(s)
+            for o, s in zip(topo.origins, children(s_arr, len(topo.origins)))
+        }
         self.rec = Recorder(topo.links, spec.t0, spec.t1, spec.interval_s)
         self.length = topo.length.tolist()
         self.free = (topo.length / topo.speed).tolist()
@@ -123,8 +141,11 @@ class _Model:
             link = self.next_link[link][turn]
 
     def _source(self, origin: str, rate: float) -> Generator[simpy.Event, Any, None]:
-        gaps = Buffer(ARRIVAL_MODELS.get(self.params.behaviours.arrivals)(rate),
-                      self.arrival_rngs[origin], size=1024)
+        gaps = Buffer(
+            ARRIVAL_MODELS.get(self.params.behaviours.arrivals)(rate),
+            self.arrival_rngs[origin],
+            size=1024,
+        )
         end = self.spec.t1
         while True:
             yield self.env.timeout(gaps.next())
@@ -140,8 +161,13 @@ class _Model:
         return self.rec.observation({"world": "artificial"})
 
 
-def simulate(spec: WorldSpec, params: Params, plan: Plan, seed: np.random.SeedSequence,
-             topo: Topology | None = None) -> Observation:
+def simulate(
+    spec: WorldSpec,
+    params: Params,
+    plan: Plan,
+    seed: np.random.SeedSequence,
+    topo: Topology | None = None,
+) -> Observation:
     """Run the artificial world once.
 
     Args:

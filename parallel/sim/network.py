@@ -33,8 +33,12 @@ def build_graph(cfg: NetworkConfig) -> nx.DiGraph:
     x0 = cfg.approach_length_m
     for k in range(1, n + 1):
         g.add_node(f"J{k}", kind="junction", index=k - 1, pos=(x0 + (k - 1) * cfg.spacing_m, 0.0))
-        g.add_node(f"N{k}", kind="boundary", pos=(x0 + (k - 1) * cfg.spacing_m, cfg.approach_length_m))
-        g.add_node(f"S{k}", kind="boundary", pos=(x0 + (k - 1) * cfg.spacing_m, -cfg.approach_length_m))
+        g.add_node(
+            f"N{k}", kind="boundary", pos=(x0 + (k - 1) * cfg.spacing_m, cfg.approach_length_m)
+        )
+        g.add_node(
+            f"S{k}", kind="boundary", pos=(x0 + (k - 1) * cfg.spacing_m, -cfg.approach_length_m)
+        )
     g.add_node("W", kind="boundary", pos=(0.0, 0.0))
     g.add_node("E", kind="boundary", pos=(2 * x0 + (n - 1) * cfg.spacing_m, 0.0))
     v = cfg.speed_limit_kmh / 3.6
@@ -43,8 +47,9 @@ def build_graph(cfg: NetworkConfig) -> nx.DiGraph:
         lanes = cfg.main_lanes if main else cfg.side_lanes
         for u, w, length in ((a, b, len_ab), (b, a, len_ba)):
             role = "approach" if g.nodes[w]["kind"] == "junction" else "exit"
-            g.add_edge(u, w, id=f"{u}>{w}", length_m=length, lanes=lanes, speed_mps=v,
-                       main=main, role=role)
+            g.add_edge(
+                u, w, id=f"{u}>{w}", length_m=length, lanes=lanes, speed_mps=v, main=main, role=role
+            )
 
     street("W", "J1", True, cfg.approach_length_m, cfg.exit_length_m)
     for k in range(1, n):
@@ -122,7 +127,11 @@ def topology(cfg: NetworkConfig) -> Topology:
         came_from = next(c for c, node in nbs.items() if node == u)
         heading = _opposite(came_from)
         h = COMPASS.index(heading)
-        for turn, target in ((LEFT, COMPASS[(h - 1) % 4]), (THROUGH, heading), (RIGHT, COMPASS[(h + 1) % 4])):
+        for turn, target in (
+            (LEFT, COMPASS[(h - 1) % 4]),
+            (THROUGH, heading),
+            (RIGHT, COMPASS[(h + 1) % 4]),
+        ):
             next_link[i, turn] = idx[f"{w}>{nbs[target]}"]
     origins = cfg.origins()
     entry = {o: idx[f"{o}>{next(iter(g.successors(o)))}"] for o in origins}

@@ -32,7 +32,9 @@ class Timing:
         """Time since the start of the phase-0 green of the current cycle."""
         return np.mod(np.asarray(t) - np.asarray(junction) * self.offset, self.cycle)
 
-    def state(self, t: float, junction: np.ndarray, phase: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def state(
+        self, t: float, junction: np.ndarray, phase: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(green, amber) boolean arrays for each (junction, phase) pair at time ``t``."""
         tau = self.phase_time(t, junction) - self.start[phase]
         tau = np.mod(tau, self.cycle)

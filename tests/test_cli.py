@@ -1,0 +1,78 @@
+"""CLI smoke tests on tiny budgets, in a subprocess, as a user runs them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from tests.conftest import run_cli
+
+SUMMARY_ROUND_KEYS = {
+    "round",
+    "control",
+    "actual_kpis",
+    "artificial_kpis",
+    "predicted_kpis",
+    "discrepancy",
+}
+KPIS = {
+    "mean_delay_s",
+    "mean_travel_time_s",
+    "p95_travel_time_s",
+    "throughput_veh_h",
+    "max_queue_veh",
+}
+
+
+def test_validate_ok(tiny_path: Path) -> None:
+    res = run_cli("validate", str(tiny_path))
+    assert res.returncode == 0 and "ok" in res.stdout
+
+
+def test_run_writes_a_complete_run_folder_and_report_rerenders(
+    tiny_path: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "runs"
+    res = run_cli("run", str(tiny_path), "--out", str(out), "--rounds", "2", "--seed", "3")
+    assert res.returncode == 0, res.stderr
+    (run_dir,) = list((out / "tiny").iterdir())
+    for name in (
+        "report.html",
+        "report.md",
+        "metrics.csv",
+        "scenario.resolved.yaml",
+        "run.json",
+        "summary.json",
+        "history.json",
+    ):
+        assert (run_dir / name).is_file(), name
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["scenario"] == "tiny" and summary["seed"] == 3
+    assert summary["executor"] == "sequential"
+    assert len(summary["rounds"]) == 2
+    for r in summary["rounds"]:
+        assert set(r) >= SUMMARY_ROUND_KEYS
+        assert set(r["actual_kpis"]) == KPIS and set(r["predicted_kpis"]) == KPIS
+    cal = summary["calibration"]
+    assert set(cal["fitted"]) >= {"demand.W", "saturation_headway_s", "speed.mean_kmh"}
+    assert cal["truth"]["demand.W"] == 800
+    run = json.loads((run_dir / "run.json").read_text())
+    assert run["seed"] == 3 and run["status"] == "finished" and run["versions"]["simpy"]
+    assert "git_revision" in run
+    resolved = yaml.safe_load((run_dir / "scenario.resolved.yaml").read_text())
+    assert resolved["seed"] == 3 and resolved["loop"]["rounds"] == 2
+    assert "Report:" in res.stdout
+    html = (run_dir / "report.html").read_text()
+    (run_dir / "report.html").unlink()
+    res = run_cli("report", str(run_dir))
+    assert res.returncode == 0, res.stderr
+    assert (run_dir / "report.html").read_text() == html
+
+
+def test_report_on_a_folder_that_is_not_a_run(tmp_path: Path) -> None:
+    res = run_cli("report", str(tmp_path))
+    assert res.returncode == 2 and "not a finished run folder" in res.stderr
+    res = run_cli("report", str(tmp_path / "nope"))
+    assert res.returncode == 2

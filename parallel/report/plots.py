@@ -12,6 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 
 def _png(fig: Any) -> str:
@@ -86,9 +87,11 @@ def convergence(rounds: list[dict[str, Any]], final: dict[str, Any], objective: 
     )
     if final.get("actual_kpis"):
         ax[1].plot([len(r) + 1], [final["actual_kpis"][objective]], "D", label="applied (final)")
-    ax[1].set_xlabel("round")
+    ax[1].set_xlabel("round (the last point is the final application)")
     ax[1].set_ylabel(objective)
     ax[1].legend(fontsize=8)
+    for a in ax:
+        a.xaxis.set_major_locator(MaxNLocator(integer=True))
     return _png(fig)
 
 

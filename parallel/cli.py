@@ -190,7 +190,8 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.debug else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    console = Console()
+    # a pipe or a CI log gets a wide console, so the summary table is not cut to 80 columns
+    console = Console() if sys.stdout.isatty() else Console(width=130)
     commands = {"validate": cmd_validate, "run": cmd_run, "report": cmd_report}
     try:
         return commands[args.command](args, console)

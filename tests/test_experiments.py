@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from parallel.errors import RegistryError
@@ -88,3 +89,18 @@ def test_same_seed_same_summary_on_every_executor(tiny_path: Path, tmp_path: Pat
         summaries[kind] = _strip(on_disk)
     assert summaries["sequential"] == summaries["process"] == summaries["dask"]
     assert summaries["sequential"]["rounds"][0]["actual_kpis"]["throughput_veh_h"] > 0
+
+
+@pytest.mark.slow
+def test_dask_executor_with_a_scheduler_address(tiny_spec, tiny_params) -> None:  # type: ignore[no-untyped-def]
+    from dask.distributed import LocalCluster
+
+    plans = [Plan(cycle_s=80, splits=(0.5, 0.5))]
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        ex = make_executor("dask", address=cluster.scheduler_address)
+        try:
+            via_dask = run_design(tiny_spec, tiny_params, plans, 3, 1, 0, ex, 1)
+        finally:
+            ex.close()
+    local = run_design(tiny_spec, tiny_params, plans, 3, 1, 0, make_executor("sequential"), 1)
+    pd.testing.assert_frame_equal(via_dask, local)

@@ -43,8 +43,9 @@ def _models(ann: Any) -> list[type[BaseModel]]:
     return out
 
 
-def rows(model: type[BaseModel], prefix: str = "", instance: BaseModel | None = None
-         ) -> list[tuple[str, str, str, str]]:
+def rows(
+    model: type[BaseModel], prefix: str = "", instance: BaseModel | None = None
+) -> list[tuple[str, str, str, str]]:
     """(path, type, default, description) for every field, depth first.
 
     ``instance`` is the parent field's default value, whose values override the model's
@@ -62,7 +63,9 @@ def rows(model: type[BaseModel], prefix: str = "", instance: BaseModel | None = 
             default = "required"
         else:
             default = "mapping" if isinstance(d, BaseModel) else repr(d)
-        out.append((path, _type_name(f.annotation), default, (f.description or "").replace("\n", " ")))
+        out.append(
+            (path, _type_name(f.annotation), default, (f.description or "").replace("\n", " "))
+        )
         for sub in _models(f.annotation):
             sub_rows = rows(sub, f"{path}.", d if isinstance(d, sub) else None)
             if sub in (ReferenceWorld, ReplayWorld):  # say which world a field belongs to

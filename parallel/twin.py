@@ -157,6 +157,7 @@ class TrafficMachine:
                 "observations": len(self.observed),
             },
             "discrepancy_after": after,
+            "saturation_flow_veh_h": self.topo.saturation_flow(fitted.saturation_headway_s),
             "artificial_kpis_after": after_obs.kpis,
         }
 

@@ -23,8 +23,9 @@ def observed(tiny_spec, tiny_params):  # type: ignore[no-untyped-def]
 def test_calibration_reduces_the_discrepancy(tiny_spec, observed, optimizer) -> None:  # type: ignore[no-untyped-def]
     truth, obs = observed
     prior = truth.with_flat({"saturation_headway_s": 1.6, "speed.mean_kmh": 60.0})
-    cfg = CalibrationConfig(parameters=["saturation_headway_s", "speed"], budget=25,
-                            optimizer=optimizer, replications=1)
+    cfg = CalibrationConfig(
+        parameters=["saturation_headway_s", "speed"], budget=25, optimizer=optimizer, replications=1
+    )
     fitted, res = calibrate(tiny_spec, prior, obs, cfg, JudgeConfig(detector_interval_s=300), 1)
     assert res.evaluations <= 25 and len(res.trace) == res.evaluations
     assert res.after < 0.75 * res.before
@@ -37,7 +38,9 @@ def test_calibration_reduces_the_discrepancy(tiny_spec, observed, optimizer) -> 
 def test_adversarial_calibration_with_the_discriminator_auc(tiny_spec, observed) -> None:  # type: ignore[no-untyped-def]
     truth, obs = observed
     prior = truth.with_flat({"speed.mean_kmh": 70.0})
-    cfg = CalibrationConfig(objective={"c2st_auc": 1.0}, parameters=["speed"], budget=20, replications=1)
+    cfg = CalibrationConfig(
+        objective={"c2st_auc": 1.0}, parameters=["speed"], budget=20, replications=1
+    )
     fitted, res = calibrate(tiny_spec, prior, obs, cfg, JudgeConfig(detector_interval_s=300), 2)
     assert res.objective == {"c2st_auc": 1.0}
     assert res.before > 0.5  # the discriminator tells a 70 km/h world from a 40 km/h one

@@ -96,7 +96,9 @@ def test_dask_executor_with_a_scheduler_address(tiny_spec, tiny_params) -> None:
     from dask.distributed import LocalCluster
 
     plans = [Plan(cycle_s=80, splits=(0.5, 0.5))]
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+    with LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
         ex = make_executor("dask", address=cluster.scheduler_address)
         try:
             via_dask = run_design(tiny_spec, tiny_params, plans, 3, 1, 0, ex, 1)

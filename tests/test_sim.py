@@ -117,3 +117,10 @@ def test_reusing_a_seed_object_gives_the_same_streams(tiny_spec: WorldSpec, tiny
     a = simulate(tiny_spec, tiny_params, tiny_spec.control.initial, seed)
     b = simulate(tiny_spec, tiny_params, tiny_spec.control.initial, seed)
     assert a.vehicles.equals(b.vehicles)
+
+
+def test_links_carry_saturation_flow() -> None:
+    t = topology(NetworkConfig(intersections=1, main_lanes=2, side_lanes=1))
+    sat = t.saturation_flow(2.0)
+    assert sat["W>J1"] == 3600 and sat["N1>J1"] == 1800
+    assert "J1>W" not in sat  # exits have no stop line

@@ -103,6 +103,13 @@ class Topology:
     def n_junctions(self) -> int:
         return int(self.junction.max()) + 1
 
+    def saturation_flow(self, headway_s: float) -> dict[str, float]:
+        """Saturation flow of every approach, veh/h: lanes x 3600 / saturation headway."""
+        return {
+            self.links[i]: float(self.lanes[i] * 3600.0 / headway_s)
+            for i in np.flatnonzero(self.approach)
+        }
+
     def free_time(self, link: int) -> float:
         return float(self.length[link] / self.speed[link])
 

@@ -22,7 +22,6 @@ from parallel.judge import discrepancy
 from parallel.observation import Observation, combine
 from parallel.scenario import CalibrationConfig, JudgeConfig, Plan
 from parallel.sim.model import simulate
-from parallel.sim.network import topology
 from parallel.world import Params, WorldSpec
 
 log = logging.getLogger(__name__)
@@ -38,7 +37,7 @@ BOUNDS: dict[str, tuple[float, float]] = {
 
 def demand_from_counts(spec: WorldSpec, obs: Observation) -> dict[str, float]:
     """Arrival rates per origin estimated from the entry links' detector counts, veh/h."""
-    topo = topology(spec.network)
+    topo = spec.topology()
     out = {}
     for origin, link in topo.entry_link.items():
         det = obs.detectors[obs.detectors["link"] == topo.links[link]]

@@ -47,6 +47,11 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--rounds", type=int, help="override loop.rounds")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
 
+    rec = sub.add_parser("record", help="observe a scenario's actual world once and write the data")
+    rec.add_argument("scenario", type=Path)
+    rec.add_argument("--out", type=Path, required=True, help="folder for the recording")
+    rec.add_argument("--seed", type=int, help="override the scenario's seed")
+
     rep = sub.add_parser("report", help="re-render the report of a finished run")
     rep.add_argument("run_dir", type=Path)
     return p
@@ -171,6 +176,22 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def cmd_record(args: argparse.Namespace, console: Console) -> int:
+    from parallel.record import record
+    from parallel.scenario import load
+
+    sc = load(args.scenario, _overrides(args))
+    with console.status(
+        f"observing the {sc.actual.world} world for {sc.demand.duration_s:g} s ..."
+    ):
+        prov = record(sc, args.out, sys.argv)
+    console.print(
+        f"wrote {prov['rows']['vehicles']} vehicle records and {prov['rows']['detectors']} "
+        f"detector intervals to {args.out} ({prov['world']}, seed {prov['seed']})"
+    )
+    return 0
+
+
 def cmd_report(args: argparse.Namespace, console: Console) -> int:
     from parallel.report import render
     from parallel.runfolder import RunFolder
@@ -192,7 +213,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     # a pipe or a CI log gets a wide console, so the summary table is not cut to 80 columns
     console = Console() if sys.stdout.isatty() else Console(width=130)
-    commands = {"validate": cmd_validate, "run": cmd_run, "report": cmd_report}
+    commands = {
+        "validate": cmd_validate,
+        "run": cmd_run,
+        "record": cmd_record,
+        "report": cmd_report,
+    }
     try:
         return commands[args.command](args, console)
     except UserInputError as exc:

@@ -19,7 +19,6 @@ from scipy.stats import qmc
 from parallel.executors import Executor
 from parallel.scenario import KPI_NAMES, ControlConfig, ExperimentsConfig, Plan, plan_from_factors
 from parallel.sim.model import simulate
-from parallel.sim.network import topology
 from parallel.world import Params, WorldSpec
 
 
@@ -70,7 +69,7 @@ class Task:
 
 def run_task(task: Task) -> list[tuple[int, int, dict[str, float]]]:
     """Run a chunk; returns (cell, rep, kpis) per replication."""
-    topo = topology(task.spec.network)
+    topo = task.spec.topology()
     out = []
     for rep in task.reps:
         obs = simulate(

@@ -113,7 +113,13 @@ def run_scenario(
     folder.write_json("run.json", info | {"status": "running"})
     t0 = time.perf_counter()
     try:
-        machine = TrafficMachine(sc, ex, data_dir=folder.path(sc.report.export), progress=progress)
+        machine = TrafficMachine(
+            sc,
+            ex,
+            data_dir=folder.path(sc.report.export),
+            progress=progress,
+            work_dir=folder.path("sumo"),
+        )
         hist = run_loop(machine, sc.loop.rounds if machine.actual_world.actionable else 1, on_event)
     except BaseException as exc:
         folder.write_json(

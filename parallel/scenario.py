@@ -40,8 +40,15 @@ class Strict(BaseModel):
 class NetworkConfig(Strict):
     """An arterial: ``intersections`` signalised four-arm junctions in a row, west to east."""
 
-    kind: Literal["arterial"] = "arterial"
-    """Network generator. ``arterial`` builds J1..Jn in a row with a side street at each."""
+    kind: Literal["arterial", "sumo_grid", "file"] = "arterial"
+    """``arterial`` builds J1..Jn in a row with a side street at each; ``sumo_grid`` has SUMO's
+    netgenerate build a signalised grid; ``file`` reads ``file`` (a SUMO .net.xml or a graph .json)."""
+    grid_x: int = Field(3, ge=1, le=10)
+    """(sumo_grid) Junction columns, west to east."""
+    grid_y: int = Field(3, ge=1, le=10)
+    """(sumo_grid) Junction rows, south to north."""
+    file: str | None = None
+    """(file) Network file relative to the scenario: a SUMO .net.xml or a graph .json from ``parallel record``."""
     intersections: int = Field(1, ge=1, le=12)
     """Number of signalised intersections in a row (1 = a single four-arm intersection)."""
     spacing_m: float = Field(300.0, gt=20, le=5000)
@@ -58,7 +65,19 @@ class NetworkConfig(Strict):
     """Speed limit; free-flow travel times (and so delays) are measured against it."""
 
     def origins(self) -> list[str]:
-        """Boundary nodes where traffic enters (and leaves): W, E, N1, S1, N2, S2..."""
+        """Boundary nodes where traffic enters (and leaves): W, E, N1, S1, N2, S2... for an
+        arterial; netgenerate's fringe names (left0, right0, bottom0, top0...) for a grid."""
+        if self.kind == "sumo_grid":
+            return sorted(
+                [f"left{j}" for j in range(self.grid_y)]
+                + [f"right{j}" for j in range(self.grid_y)]
+                + [f"bottom{i}" for i in range(self.grid_x)]
+                + [f"top{i}" for i in range(self.grid_x)]
+            )
+        if self.kind == "file":
+            from parallel.sim.network import topology
+
+            return topology(self, self.file).origins
         out = ["W", "E"]
         for k in range(1, self.intersections + 1):
             out += [f"N{k}", f"S{k}"]
@@ -211,7 +230,22 @@ class ReplayWorld(Strict):
     """Detector intervals file (.csv or .parquet), relative to the scenario file."""
 
 
-ActualConfig = Annotated[ReferenceWorld | ReplayWorld, Field(discriminator="world")]
+class SumoWorld(Strict):
+    """Eclipse SUMO through libsumo (the ``[sumo]`` extra), one simulation per process."""
+
+    world: Literal["sumo"]
+    """Selects this world."""
+    truth: Truth
+    """Hidden demand per origin, desired speeds (as SUMO speed factors) and car following."""
+    step_s: float = Field(0.5, gt=0.05, le=2.0)
+    """SUMO's step length, seconds."""
+    teleport_limit: int = Field(20, ge=0, le=100000)
+    """Most teleports (SUMO's gridlock escape) tolerated in one observation before the run fails."""
+    time_to_teleport_s: float = Field(300.0, gt=0, le=3600)
+    """SUMO's ``--time-to-teleport``: a vehicle stuck this long is teleported (and counted)."""
+
+
+ActualConfig = Annotated[ReferenceWorld | ReplayWorld | SumoWorld, Field(discriminator="world")]
 
 
 class ArtificialParams(Strict):
@@ -408,7 +442,7 @@ def _check_origins(sc: Scenario) -> list[tuple[PathKey, str]]:
     problems: list[tuple[PathKey, str]] = []
     origins = set(sc.network.origins())
     demand_maps: list[tuple[PathKey, dict[str, float]]] = []
-    if isinstance(sc.actual, ReferenceWorld):
+    if isinstance(sc.actual, ReferenceWorld | SumoWorld):
         demand_maps.append((("actual", "truth", "demand"), sc.actual.truth.demand))
     if isinstance(sc.artificial.params.demand, dict):
         demand_maps.append((("artificial", "params", "demand"), sc.artificial.params.demand))
@@ -593,6 +627,39 @@ def load(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
                 parts[0].split(": ", 2)[-1], file=p, line=first_line, field=first_field
             ) from None
         raise ScenarioError("invalid scenario: " + "; ".join(parts) + more, file=p) from None
+    if sc.network.kind == "file":
+        if not sc.network.file:
+            raise ScenarioError(
+                "network.kind 'file' needs network.file (a .net.xml or graph .json)",
+                file=p,
+                line=line_of(lines, ("network", "kind"))[0],
+                field="network.file",
+            )
+        full = Path(sc.source_dir) / sc.network.file
+        if not full.is_file():
+            raise ScenarioError(
+                f"network file {str(full)!r} not found",
+                file=p,
+                line=line_of(lines, ("network", "file"))[0],
+                field="network.file",
+            )
+        sc = sc.model_copy(
+            update={"network": sc.network.model_copy(update={"file": str(full.resolve())})}
+        )
+    if isinstance(sc.actual, ReferenceWorld) and sc.network.kind != "arterial":
+        raise ScenarioError(
+            "the reference world runs on an arterial only; use world 'sumo' for a grid",
+            file=p,
+            line=line_of(lines, ("actual", "world"))[0],
+            field="actual.world",
+        )
+    if isinstance(sc.actual, SumoWorld) and sc.network.kind == "arterial":
+        raise ScenarioError(
+            "the sumo world needs network.kind 'sumo_grid' or 'file'",
+            file=p,
+            line=line_of(lines, ("network", "kind"))[0],
+            field="network.kind",
+        )
     for check in (_check_origins, _check_design, _check_paths):
         for loc, msg in check(sc):
             line, _ = line_of(lines, loc)

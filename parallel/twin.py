@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,8 @@ from parallel.judge import discrepancy, judge
 from parallel.observation import Observation, combine
 from parallel.scenario import KPI_NAMES, Plan, Scenario
 from parallel.scenario import ReferenceWorld as ReferenceCfg
+from parallel.scenario import SumoWorld as SumoCfg
 from parallel.sim.model import simulate
-from parallel.sim.network import topology
 from parallel.world import Params, WorldSpec
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ _ACTUAL, _JUDGE, _IMITATE = 1, 3, 10_000
 
 def flat_truth(sc: Scenario) -> dict[str, float] | None:
     """The reference world's truth under the key paths the fitted values use; else None."""
-    if not isinstance(sc.actual, ReferenceCfg):
+    if not isinstance(sc.actual, ReferenceCfg | SumoCfg):
         return None
     t = sc.actual.truth
     out = {f"demand.{k}": float(v) for k, v in t.demand.items()}
@@ -58,14 +59,20 @@ class TrafficMachine:
         executor: Executor,
         data_dir: Path | None = None,
         progress: Progress | None = None,
+        work_dir: Path | None = None,
     ) -> None:
         self.sc = sc
-        self.spec = WorldSpec.of(sc)  # the artificial side reads only this: no truth in it
-        self.actual_world = make_actual(sc)
+        self.actual_world = make_actual(sc, work_dir)
+        # The artificial side reads only the spec: no truth in it. A SUMO world may have
+        # generated its network file; the artificial world reads the same file.
+        base = WorldSpec.of(sc)
+        self.spec = replace(
+            base, net_file=getattr(self.actual_world, "net_file", None) or base.net_file
+        )
         self.executor = executor
         self.data_dir = data_dir
         self.progress = progress or (lambda what, k, n: None)
-        self.topo = topology(sc.network)
+        self.topo = self.spec.topology()
         self.plan: Plan = sc.control.initial
         self.params: Params | None = None
         self.predicted: dict[str, float] | None = None

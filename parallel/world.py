@@ -22,6 +22,7 @@ from parallel.scenario import (
     Plan,
     Scenario,
 )
+from parallel.sim.network import Topology, topology
 
 
 @dataclass(frozen=True)
@@ -32,10 +33,16 @@ class WorldSpec:
     demand: DemandConfig
     control: ControlConfig
     interval_s: float
+    net_file: str | None = None  # a SUMO .net.xml or graph .json the network is read from
 
     @classmethod
     def of(cls, sc: Scenario) -> WorldSpec:
-        return cls(sc.network, sc.demand, sc.control, sc.judge.detector_interval_s)
+        net = sc.network.file if sc.network.kind == "file" else None
+        return cls(sc.network, sc.demand, sc.control, sc.judge.detector_interval_s, net)
+
+    def topology(self) -> Topology:
+        """The network's lookup tables (cached)."""
+        return topology(self.network, self.net_file)
 
     @property
     def t0(self) -> float:

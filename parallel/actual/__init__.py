@@ -6,6 +6,9 @@ observed logs. Both emit the shared Observation schema.
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 from parallel.actual.reference import ReferenceWorld
 from parallel.actual.replay import ReplayWorld
 from parallel.errors import ScenarioError
@@ -13,14 +16,16 @@ from parallel.registry import Registry
 from parallel.scenario import ReferenceWorld as ReferenceCfg
 from parallel.scenario import ReplayWorld as ReplayCfg
 from parallel.scenario import Scenario
+from parallel.scenario import SumoWorld as SumoCfg
 from parallel.world import World, WorldSpec
 
 WORLDS: Registry[type] = Registry("actual world")
 WORLDS.add("reference", ReferenceWorld)
 WORLDS.add("replay", ReplayWorld)
+WORLDS.add("sumo", type)  # imported lazily: SUMO is an optional extra
 
 
-def make_actual(sc: Scenario) -> World:
+def make_actual(sc: Scenario, work_dir: Path | None = None) -> World:
     """Build the scenario's actual world.
 
     Raises:
@@ -33,6 +38,13 @@ def make_actual(sc: Scenario) -> World:
         return ReferenceWorld(spec, cfg.truth, cfg.step_s)
     if isinstance(cfg, ReplayCfg):
         return ReplayWorld(spec, cfg, sc.source_dir)
+    if isinstance(cfg, SumoCfg):
+        from parallel.actual.sumo import SumoWorld
+
+        work = work_dir if work_dir is not None else Path(tempfile.mkdtemp(prefix="parallel-sumo-"))
+        return SumoWorld(
+            spec, cfg.truth, cfg.step_s, cfg.teleport_limit, work, cfg.time_to_teleport_s
+        )
     raise ScenarioError(
         f"unknown actual world {cfg!r}; valid: {', '.join(WORLDS)}"
     )  # pragma: no cover

@@ -23,7 +23,7 @@ import numpy as np
 from parallel.behaviours import children
 from parallel.observation import Observation, Recorder
 from parallel.scenario import Plan, Truth
-from parallel.sim.network import Topology, topology
+from parallel.sim.network import Topology
 from parallel.sim.signals import Timing
 from parallel.world import WorldSpec
 
@@ -40,7 +40,7 @@ class ReferenceWorld:
 
     def __init__(self, spec: WorldSpec, truth: Truth, step_s: float = 0.5) -> None:
         self.spec, self.truth, self.step = spec, truth, step_s
-        self.topo: Topology = topology(spec.network)
+        self.topo: Topology = spec.topology()
 
     def observe(self, plan: Plan, seed: np.random.SeedSequence) -> Observation:
         obs = _simulate(self.spec, self.topo, self.truth, plan, seed, self.step)

@@ -26,7 +26,7 @@ from parallel.behaviours import (
 )
 from parallel.observation import Observation, Recorder
 from parallel.scenario import Plan
-from parallel.sim.network import Topology, topology
+from parallel.sim.network import Topology
 from parallel.sim.signals import Signal, Timing, controller
 from parallel.world import Params, WorldSpec
 
@@ -177,7 +177,7 @@ def simulate(
         seed: this replication's seed; children are spawned per activity.
         topo: a prebuilt topology, to save rebuilding it for every run.
     """
-    topo = topo or topology(spec.network)
+    topo = topo or spec.topology()
     obs = _Model(spec, topo, params, plan, seed).run()
     obs.meta.update(plan=plan.model_dump(mode="json"))
     return obs

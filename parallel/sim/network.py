@@ -7,7 +7,10 @@ end: the stop line for links into a junction, the boundary for exit links.
 
 from __future__ import annotations
 
+import functools
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import networkx as nx
 import numpy as np
@@ -114,9 +117,82 @@ class Topology:
         return float(self.length[link] / self.speed[link])
 
 
-def topology(cfg: NetworkConfig) -> Topology:
-    """Build the graph and its lookup tables."""
-    g = build_graph(cfg)
+def graph_to_json(g: nx.DiGraph) -> dict:
+    """The graph as node-link JSON (what ``parallel record`` writes beside its data)."""
+    return nx.node_link_data(g, edges="edges")
+
+
+def graph_from_json(data: dict) -> nx.DiGraph:
+    g = nx.node_link_graph(data, directed=True, edges="edges")
+    for _, d in g.nodes(data=True):
+        d["pos"] = tuple(d["pos"])
+    return g
+
+
+def graph_from_sumo(net_file: str | Path) -> nx.DiGraph:
+    """Read a SUMO ``.net.xml`` with sumolib into the graph the artificial world runs on.
+
+    Signalised nodes become junctions (numbered west to east, then south to north); nodes
+    with one incoming and one outgoing edge become boundary nodes. Internal (``:``) edges
+    are dropped. An edge that runs more east-west than north-south is a main-street edge
+    (served by phase 1).
+    """
+    import sumolib  # the [sumo] extra
+
+    net = sumolib.net.readNet(str(net_file))
+    g = nx.DiGraph()
+    tls_nodes = {
+        n.getID()
+        for t in net.getTrafficLights()
+        for c in t.getConnections()
+        for n in (c[0].getEdge().getToNode(),)
+    }
+    junctions = sorted(tls_nodes, key=lambda n: net.getNode(n).getCoord())
+    for node in net.getNodes():
+        nid = node.getID()
+        kind = "junction" if nid in tls_nodes else "boundary"
+        g.add_node(nid, kind=kind, pos=tuple(map(float, node.getCoord())))
+        if kind == "junction":
+            g.nodes[nid]["index"] = junctions.index(nid)
+    for e in net.getEdges():
+        if e.getFunction() == "internal":
+            continue
+        u, w = e.getFromNode().getID(), e.getToNode().getID()
+        (x0, y0), (x1, y1) = g.nodes[u]["pos"], g.nodes[w]["pos"]
+        g.add_edge(
+            u,
+            w,
+            id=f"{u}>{w}",
+            sumo_id=e.getID(),
+            length_m=float(e.getLength()),
+            lanes=int(e.getLaneNumber()),
+            speed_mps=float(e.getSpeed()),
+            main=abs(x1 - x0) >= abs(y1 - y0),
+            role="approach" if g.nodes[w]["kind"] == "junction" else "exit",
+        )
+    return g
+
+
+def topology(cfg: NetworkConfig, net_file: str | None = None) -> Topology:
+    """Build (or fetch from the cache) the graph and its lookup tables.
+
+    ``net_file`` is a SUMO ``.net.xml`` or a graph ``.json``; without it the scenario's
+    arterial generator builds the graph.
+    """
+    return _topology_cached(cfg, net_file)
+
+
+@functools.lru_cache(maxsize=16)
+def _topology_cached(cfg: NetworkConfig, net_file: str | None) -> Topology:
+    if net_file is None:
+        return topology_from_graph(build_graph(cfg))
+    if net_file.endswith(".json"):
+        return topology_from_graph(graph_from_json(json.loads(Path(net_file).read_text())))
+    return topology_from_graph(graph_from_sumo(net_file))
+
+
+def topology_from_graph(g: nx.DiGraph) -> Topology:
+    """Lookup tables from a graph with the attributes :func:`build_graph` documents."""
     edges = sorted(g.edges(data=True), key=lambda e: e[2]["id"])
     links = [e[2]["id"] for e in edges]
     idx = {lid: i for i, lid in enumerate(links)}
@@ -139,9 +215,17 @@ def topology(cfg: NetworkConfig) -> Topology:
             (THROUGH, heading),
             (RIGHT, COMPASS[(h + 1) % 4]),
         ):
-            next_link[i, turn] = idx[f"{w}>{nbs[target]}"]
-    origins = cfg.origins()
-    entry = {o: idx[f"{o}>{next(iter(g.successors(o)))}"] for o in origins}
+            if target in nbs:
+                next_link[i, turn] = idx[g.edges[w, nbs[target]]["id"]]
+        # a missing movement (a T-junction) falls back to the nearest existing one
+        for turn in (LEFT, THROUGH, RIGHT):
+            if next_link[i, turn] < 0:
+                alt = next_link[i, THROUGH] if next_link[i, THROUGH] >= 0 else next_link[i].max()
+                next_link[i, turn] = alt
+    origins = sorted(
+        (nid for nid, d in g.nodes(data=True) if d["kind"] == "boundary"), key=_origin_order
+    )
+    entry = {o: idx[g.edges[o, next(iter(g.successors(o)))]["id"]] for o in origins}
     return Topology(
         graph=g,
         links=links,
@@ -155,4 +239,14 @@ def topology(cfg: NetworkConfig) -> Topology:
         exit_node=exit_node,
         entry_link=entry,
         origins=origins,
+    )
+
+
+def _origin_order(name: str) -> tuple[int, str]:
+    """W, E, N1, S1, N2, S2... for arterials; alphabetical otherwise."""
+    order = {"W": "0", "E": "1"}
+    return (
+        (0, order[name])
+        if name in order
+        else (1, name[1:].zfill(4) + name[0] if name[0] in "NS" and name[1:].isdigit() else name)
     )

@@ -646,6 +646,23 @@ def load(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
         sc = sc.model_copy(
             update={"network": sc.network.model_copy(update={"file": str(full.resolve())})}
         )
+        where: dict[str, Any] = {
+            "file": p,
+            "line": line_of(lines, ("network", "file"))[0],
+            "field": "network.file",
+        }
+        try:
+            sc.network.origins()
+        except ImportError:
+            raise ScenarioError(
+                "reading a SUMO .net.xml needs sumolib: pip install -e '.[sumo]'", **where
+            ) from None
+        except Exception as exc:  # whatever the parser raises, it is the user's file
+            raise ScenarioError(
+                f"cannot read network file {str(full)!r} ({type(exc).__name__}: {exc}); give a "
+                "SUMO .net.xml or a graph .json written by `parallel record`",
+                **where,
+            ) from None
     if isinstance(sc.actual, ReferenceWorld) and sc.network.kind != "arterial":
         raise ScenarioError(
             "the reference world runs on an arterial only; use world 'sumo' for a grid",

@@ -124,18 +124,6 @@ def _state(links: list[tuple[int, bool, str]], serve_main: bool | None, colour: 
     return "".join(s)
 
 
-def _state(links: list[tuple[int, bool, str]], serve_main: bool | None, colour: str) -> str:
-    """A tlLogic state string: ``colour`` for the links of the served street, red elsewhere.
-
-    Left turns get ``g`` (they yield to oncoming traffic), other movements ``G``.
-    """
-    s = ["r"] * (max(i for i, _, _ in links) + 1)
-    for i, main, direction in links:
-        if serve_main is not None and main == serve_main:
-            s[i] = ("g" if direction in ("l", "L", "t") else "G") if colour == "G" else colour
-    return "".join(s)
-
-
 class SumoWorld:
     """Eclipse SUMO under a signal plan, observed like every other world."""
 
@@ -159,7 +147,8 @@ class SumoWorld:
             net = build_grid(spec.network, self.work / "network.net.xml")
             spec = WorldSpec(spec.network, spec.demand, spec.control, spec.interval_s, str(net))
         self.spec = spec
-        self.net_file = spec.net_file
+        assert spec.net_file is not None
+        self.net_file: str = spec.net_file
         try:
             self.topo: Topology = topology(spec.network, self.net_file)
         except Exception as exc:  # sumolib raises many kinds of errors on a bad file

@@ -1,6 +1,6 @@
 """Process-executor speed-up over sequential for an experiment of at least 64 replications.
 
-    python -m benchmarks.executor_speedup [--scenario scenarios/intersection.yaml] [--reps 64] [--workers N]
+python -m benchmarks.executor_speedup [--scenario scenarios/intersection.yaml] [--reps 64] [--workers N]
 """
 
 from __future__ import annotations
@@ -30,28 +30,35 @@ def main() -> None:
     spec = WorldSpec.of(sc)
     t = sc.actual.truth
     params = Params(dict(t.demand), 2.0, t.speed.mean_kmh, t.speed.sd_kmh)
-    plans = [plan_from_factors(sc.control.initial, {"split_main": s})
-             for s in np.linspace(0.5, 0.7, args.cells)]
+    plans = [
+        plan_from_factors(sc.control.initial, {"split_main": s})
+        for s in np.linspace(0.5, 0.7, args.cells)
+    ]
     timings, tables = {}, {}
     for kind in ("sequential", "process"):
         ex = make_executor(kind, args.workers)
         t0 = time.perf_counter()
-        tables[kind] = run_design(spec, params, plans, args.reps, sc.seed, 0, ex, sc.experiments.chunk_size)
+        tables[kind] = run_design(
+            spec, params, plans, args.reps, sc.seed, 0, ex, sc.experiments.chunk_size
+        )
         timings[kind] = time.perf_counter() - t0
         workers = ex.workers
         ex.close()
     identical = tables["sequential"].equals(tables["process"])
-    write_result("executor_speedup", {
-        "scenario": sc.name,
-        "replications": args.reps * len(plans),
-        "cells": len(plans),
-        "chunk_size": sc.experiments.chunk_size,
-        "sequential_s": timings["sequential"],
-        "process_s": timings["process"],
-        "process_workers": workers,
-        "speedup": timings["sequential"] / timings["process"],
-        "identical_results": bool(identical),
-    })
+    write_result(
+        "executor_speedup",
+        {
+            "scenario": sc.name,
+            "replications": args.reps * len(plans),
+            "cells": len(plans),
+            "chunk_size": sc.experiments.chunk_size,
+            "sequential_s": timings["sequential"],
+            "process_s": timings["process"],
+            "process_workers": workers,
+            "speedup": timings["sequential"] / timings["process"],
+            "identical_results": bool(identical),
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -173,6 +173,12 @@ def geh(modelled: np.ndarray, counted: np.ndarray) -> np.ndarray:
     return np.where(denom > 0, g, 0.0)
 
 
+def geh_share(actual: Observation, artificial: Observation, interval_s: float) -> float:
+    """Share of detector-intervals with GEH < 5, on hourly flows (>= 0.85 is the usual target)."""
+    m, c = _hourly(actual, artificial, interval_s)
+    return float(np.mean(geh(m, c) < 5))
+
+
 def rmsn(modelled: np.ndarray, counted: np.ndarray) -> float:
     """RMSN = sqrt(N Σ (M - C)²) / Σ C (0 is best)."""
     total = counted.sum()

@@ -43,6 +43,7 @@ def build_summary(sc: Scenario, executor: str, hist: History) -> dict[str, Any]:
             "artificial_kpis": r["artificial_kpis"],
             "predicted_kpis": r["predicted_kpis"],
             "discrepancy": {**r["discrepancy"], "after": r.get("discrepancy_after")},
+            "geh_share_after_adapt": r.get("geh_share_after"),
             "headline": r["headline"],
             "chosen": r["chosen"],
             "chosen_predicted_kpis": r["chosen_predicted_kpis"],

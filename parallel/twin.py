@@ -21,7 +21,7 @@ from parallel.calibrate import calibrate, demand_from_counts
 from parallel.errors import RunError
 from parallel.executors import Executor
 from parallel.experiments import design, run_design, seed_for, summarise
-from parallel.judge import discrepancy, judge
+from parallel.judge import discrepancy, geh_share, judge
 from parallel.observation import Observation, combine
 from parallel.scenario import KPI_NAMES, Plan, Scenario
 from parallel.scenario import ReferenceWorld as ReferenceCfg
@@ -164,6 +164,7 @@ class TrafficMachine:
                 "observations": len(self.observed),
             },
             "discrepancy_after": after,
+            "geh_share_after": geh_share(actual, after_obs, self.sc.judge.detector_interval_s),
             "saturation_flow_veh_h": self.topo.saturation_flow(fitted.saturation_headway_s),
             "artificial_kpis_after": after_obs.kpis,
         }

@@ -21,8 +21,14 @@ def test_record_reference_world_and_replay_it(tmp_path: Path) -> None:
     assert prov["command"][-1] == "8"
     data = copy.deepcopy(TINY)
     data["network"] = {"kind": "file", "file": "rec/network.json"}
-    data["actual"] = {"world": "replay", "vehicles": "rec/vehicles.csv", "detectors": "rec/detectors.csv"}
-    res = run_cli("run", str(write_scenario(tmp_path, data, "replay.yaml")), "--out", str(tmp_path / "runs"))
+    data["actual"] = {
+        "world": "replay",
+        "vehicles": "rec/vehicles.csv",
+        "detectors": "rec/detectors.csv",
+    }
+    res = run_cli(
+        "run", str(write_scenario(tmp_path, data, "replay.yaml")), "--out", str(tmp_path / "runs")
+    )
     assert res.returncode == 0, res.stderr
     (run_dir,) = list((tmp_path / "runs" / "tiny").iterdir())
     summary = json.loads((run_dir / "summary.json").read_text())

@@ -15,18 +15,38 @@ from parallel.errors import RunError, UserInputError
 from parallel.scenario import load
 from tests.conftest import run_cli, write_scenario
 
-pytestmark = pytest.mark.skipif(not available(), reason="Eclipse SUMO is not installed: pip install -e '.[sumo]'")
+pytestmark = pytest.mark.skipif(
+    not available(), reason="Eclipse SUMO is not installed: pip install -e '.[sumo]'"
+)
 
 SMALL = {
     "name": "sumo-small",
     "seed": 3,
-    "network": {"kind": "sumo_grid", "grid_x": 2, "grid_y": 2, "spacing_m": 200, "approach_length_m": 150,
-                "main_lanes": 1},
+    "network": {
+        "kind": "sumo_grid",
+        "grid_x": 2,
+        "grid_y": 2,
+        "spacing_m": 200,
+        "approach_length_m": 150,
+        "main_lanes": 1,
+    },
     "demand": {"duration_s": 600, "warmup_s": 120},
     "control": {"initial": {"cycle_s": 60, "splits": [0.5, 0.5]}},
-    "actual": {"world": "sumo", "truth": {"demand": {
-        "left0": 300, "left1": 300, "right0": 200, "right1": 200,
-        "bottom0": 100, "bottom1": 100, "top0": 100, "top1": 100}}},
+    "actual": {
+        "world": "sumo",
+        "truth": {
+            "demand": {
+                "left0": 300,
+                "left1": 300,
+                "right0": 200,
+                "right1": 200,
+                "bottom0": 100,
+                "bottom1": 100,
+                "top0": 100,
+                "top1": 100,
+            }
+        },
+    },
     "artificial": {"replications": 1},
     "judge": {"detector_interval_s": 300, "c2st": {"permutations": 20}},
     "calibration": {"budget": 6, "replications": 1},
@@ -68,7 +88,9 @@ def test_sumo_loop_runs_and_reports(small, tmp_path: Path) -> None:  # type: ign
     folder, summary = run_scenario(small, tmp_path / "runs")
     assert summary["actual_world"] == "sumo" and summary["final"]["applied"]
     assert (folder.root / "report.html").is_file()
-    assert (folder.root / "sumo" / "network.net.xml").is_file()  # SUMO's files stay in the run folder
+    assert (
+        folder.root / "sumo" / "network.net.xml"
+    ).is_file()  # SUMO's files stay in the run folder
     assert summary["calibration"]["truth"]["demand.left0"] == 300
 
 
@@ -112,7 +134,13 @@ def test_record_then_replay_without_sumo(small, tmp_path: Path) -> None:  # type
     assert prov["world"] == "sumo" and prov["sumo_version"].startswith("Eclipse SUMO")
     data = copy.deepcopy(SMALL)
     data["network"] = {"kind": "file", "file": "rec/network.json"}
-    data["actual"] = {"world": "replay", "vehicles": "rec/vehicles.csv", "detectors": "rec/detectors.csv"}
-    res = run_cli("run", str(write_scenario(tmp_path, data, "replay.yaml")), "--out", str(tmp_path / "runs"))
+    data["actual"] = {
+        "world": "replay",
+        "vehicles": "rec/vehicles.csv",
+        "detectors": "rec/detectors.csv",
+    }
+    res = run_cli(
+        "run", str(write_scenario(tmp_path, data, "replay.yaml")), "--out", str(tmp_path / "runs")
+    )
     assert res.returncode == 0, res.stderr
     assert "Recommended plan" in res.stdout

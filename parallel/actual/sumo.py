@@ -6,7 +6,8 @@ on, so links and detectors map one to one (``parallel.sim.network.graph_from_sum
 Demand is Poisson per origin at hidden rates, with routes drawn from the scenario's
 turning probabilities; the control is a fixed-time two-phase program per signal, written
 as ``tlLogic`` with the plan's cycle, greens and offsets. Observations come from SUMO's
-tripinfo (vehicle records), edgeData (counts and speeds per interval) and halting numbers
+tripinfo (vehicle records), edgeData (counts and speeds per interval; a link's count is
+the vehicles that left it plus those whose trip ended on it, as on an exit link) and halting numbers
 polled through libsumo (queues), turned into the shared Observation schema.
 """
 
@@ -59,12 +60,14 @@ def binary(name: str) -> str:
 
 def available() -> bool:
     """Whether SUMO (binaries and libsumo) can be used here."""
+    import importlib.util
+
     try:
         binary("sumo")
-        import libsumo  # noqa: F401
-    except (UserInputError, ImportError):
+    except UserInputError:
         return False
-    return True
+    # find, not import: libsumo links its own Arrow, so only SUMO worker processes import it
+    return importlib.util.find_spec("libsumo") is not None
 
 
 def sumo_version() -> str:
@@ -325,6 +328,7 @@ class SumoWorld:
             world="sumo",
             plan=plan.model_dump(mode="json"),
             teleports=q["teleports"],
+            sumo_sim_wall_s=q.get("sim_wall_s"),
             sumo_dir=str(run),
         )
         return obs
@@ -375,7 +379,15 @@ class SumoWorld:
                     else float("nan")
                 )
                 queue = q["queues"].get(e.get("id", ""), [0] * n_int)[k] if 0 <= k < n_int else 0
-                det_rows.append((link, begin, int(e.get("left", "0")), speed, float(queue)))
+                det_rows.append(
+                    (
+                        link,
+                        begin,
+                        int(e.get("left", "0")) + int(e.get("arrived", "0")),
+                        speed,
+                        float(queue),
+                    )
+                )
         det = pd.DataFrame(det_rows, columns=list(DETECTOR_SCHEMA)).astype(DETECTOR_SCHEMA)
         det = det.sort_values(["link", "interval_start_s"], kind="stable").reset_index(drop=True)
         return Observation(veh, det, compute_kpis(veh, det, spec.demand.duration_s), {})

@@ -45,6 +45,9 @@ def run(job: dict) -> dict:
         "--time-to-teleport",
         str(job.get("time_to_teleport", 300)),
     ]
+    import time
+
+    t_start = time.perf_counter()
     libsumo.start(args)
     edges: list[str] = job["queue_edges"]
     t0, dt, n_int = job["t0"], job["interval"], job["n_intervals"]
@@ -68,7 +71,8 @@ def run(job: dict) -> dict:
                     qmax[i][k] = h
     finally:
         libsumo.close()
-    out = {"queues": dict(zip(edges, qmax)), "teleports": teleports}
+    out = {"queues": dict(zip(edges, qmax)), "teleports": teleports,
+           "sim_wall_s": time.perf_counter() - t_start}
     Path(job["queues_out"]).write_text(json.dumps(out))
     return out
 

@@ -121,7 +121,11 @@ def _summary_screen(console: Console, folder: Any, summary: dict[str, Any]) -> N
             f"{100 * fin['change_vs_round1']['mean_delay_s']:+.1f}% vs round 1."
         )
     else:
-        console.print(f"Recommended plan: {fin['control']}. {fin.get('note', '')}")
+        pred = fin["predicted_kpis"]
+        console.print(
+            f"Recommended plan [bold]{fin['control']['label']}[/bold]: predicted mean delay "
+            f"{pred['mean_delay_s']:.1f} s ({fin.get('note', '')})."
+        )
     errs = summary["calibration"].get("relative_error") or {}
     if errs:
         worst = {k: v for k, v in errs.items() if k.startswith("demand.") and v is not None}

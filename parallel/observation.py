@@ -147,7 +147,9 @@ class Recorder:
 
     Both worlds call :meth:`crossing` when a vehicle leaves a link, :meth:`queue` when a
     stop line's queue length is seen, and :meth:`finish` when a vehicle leaves the
-    network. Only what happens in ``[t0, t1)`` is recorded.
+    network. Only what happens in ``[t0, t1)`` is recorded. The per-event methods work
+    on plain lists: they run once per vehicle and link, where numpy scalar access costs
+    more than it saves.
     """
 
     def __init__(self, links: list[str], t0: float, t1: float, interval_s: float) -> None:
@@ -156,33 +158,36 @@ class Recorder:
         self.t0, self.t1, self.dt = t0, t1, interval_s
         n_int = int(np.ceil((t1 - t0) / interval_s - 1e-9))
         self.n_int = max(n_int, 1)
-        shape = (len(links), self.n_int)
-        self.count = np.zeros(shape, np.int64)
-        self.speed_sum = np.zeros(shape)
-        self.queue_max = np.zeros(shape)
+        self.count = [[0] * self.n_int for _ in links]
+        self.speed_sum = [[0.0] * self.n_int for _ in links]
+        self.queue_max = [[0.0] * self.n_int for _ in links]
         self.rows: list[tuple[int, str, str, float, float, float, float, int]] = []
 
     def _slot(self, t: float) -> int:
         if t < self.t0 or t >= self.t1:
             return -1
-        return min(int((t - self.t0) // self.dt), self.n_int - 1)
+        k = int((t - self.t0) // self.dt)
+        return k if k < self.n_int else self.n_int - 1
 
     def crossing(self, link: int, t: float, speed_kmh: float) -> None:
         k = self._slot(t)
         if k >= 0:
-            self.count[link, k] += 1
-            self.speed_sum[link, k] += speed_kmh
+            self.count[link][k] += 1
+            self.speed_sum[link][k] += speed_kmh
 
     def queue(self, link: int, t: float, n: float) -> None:
         k = self._slot(t)
-        if k >= 0 and n > self.queue_max[link, k]:
-            self.queue_max[link, k] = n
+        if k >= 0 and n > self.queue_max[link][k]:
+            self.queue_max[link][k] = n
 
     def queue_many(self, t: float, per_link: np.ndarray) -> None:
-        """Vectorised :meth:`queue` for every link at once (``per_link``: (n_links,))."""
+        """:meth:`queue` for every link at once (``per_link``: (n_links,))."""
         k = self._slot(t)
         if k >= 0:
-            np.maximum(self.queue_max[:, k], per_link, out=self.queue_max[:, k])
+            qm = self.queue_max
+            for i in np.flatnonzero(per_link).tolist():
+                if per_link[i] > qm[i][k]:
+                    qm[i][k] = float(per_link[i])
 
     def finish(
         self,
@@ -203,16 +208,16 @@ class Recorder:
         veh = veh.astype(VEHICLE_SCHEMA).sort_values("vehicle_id", kind="stable")
         veh = veh.reset_index(drop=True)
         li, ki = np.meshgrid(np.arange(len(self.links)), np.arange(self.n_int), indexing="ij")
-        cnt = self.count.ravel()
+        cnt = np.asarray(self.count, np.int64).ravel()
         with np.errstate(invalid="ignore", divide="ignore"):
-            spd = np.where(cnt > 0, self.speed_sum.ravel() / np.maximum(cnt, 1), np.nan)
+            spd = np.where(cnt > 0, np.asarray(self.speed_sum).ravel() / np.maximum(cnt, 1), np.nan)
         det = pd.DataFrame(
             {
                 "link": np.asarray(self.links, dtype=object)[li.ravel()],
                 "interval_start_s": self.t0 + ki.ravel() * self.dt,
                 "count": cnt,
                 "mean_speed_kmh": spd,
-                "queue_veh": self.queue_max.ravel(),
+                "queue_veh": np.asarray(self.queue_max, float).ravel(),
             }
         ).astype(DETECTOR_SCHEMA)
         kpis = compute_kpis(veh, det, self.t1 - self.t0)

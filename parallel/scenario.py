@@ -292,7 +292,7 @@ class C2STConfig(Strict):
     """Classifier two-sample test settings."""
 
     classifier: Literal["logistic", "mlp"] = "logistic"
-    """The discriminator: ``logistic`` (quadratic features) or a small ``mlp``."""
+    """The discriminator: ``logistic`` (quadratic in the numeric columns) or a small ``mlp``."""
     folds: int = Field(5, ge=2, le=20)
     """Cross-validation folds."""
     permutations: int = Field(100, ge=10, le=5000)

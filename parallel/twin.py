@@ -241,7 +241,7 @@ class TrafficMachine:
         if not self.actual_world.actionable:
             return {
                 "applied": False,
-                "control": self.plan.model_dump(mode="json"),
+                "control": self.plan.model_dump(mode="json") | {"label": self.plan.label()},
                 "note": f"the {self.actual_world.name} world cannot be acted on; "
                 "the chosen plan is a recommendation",
                 "predicted_kpis": self.predicted,

@@ -71,8 +71,11 @@ def run(job: dict) -> dict:
                     qmax[i][k] = h
     finally:
         libsumo.close()
-    out = {"queues": dict(zip(edges, qmax)), "teleports": teleports,
-           "sim_wall_s": time.perf_counter() - t_start}
+    out = {
+        "queues": dict(zip(edges, qmax)),
+        "teleports": teleports,
+        "sim_wall_s": time.perf_counter() - t_start,
+    }
     Path(job["queues_out"]).write_text(json.dumps(out))
     return out
 

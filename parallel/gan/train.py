@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import csv
 import functools
@@ -206,8 +207,12 @@ class Trainer:
         g, d = build(cfg.net, spec)
         self.G, self.D = g.to(self.device), d.to(self.device)
         self.G_ema = copy.deepcopy(self.G).eval() if cfg.ema > 0 else None
-        self.opt_g = torch.optim.Adam(self.G.parameters(), cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
-        self.opt_d = torch.optim.Adam(self.D.parameters(), cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
+        self.opt_g = torch.optim.Adam(
+            self.G.parameters(), cfg.lr_g, betas=(cfg.beta1, cfg.beta2), foreach=True
+        )
+        self.opt_d = torch.optim.Adam(
+            self.D.parameters(), cfg.lr_d, betas=(cfg.beta1, cfg.beta2), foreach=True
+        )
         self.loss = LOSSES.get(cfg.loss)
         self.gen = torch.Generator().manual_seed(cfg.seed)
         self.step = 0
@@ -295,7 +300,9 @@ class Trainer:
         return self.D(x, ctx)
 
     def _autocast(self) -> Any:
-        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda")
+        if self.device.type != "cuda":  # a disabled autocast still costs a context per call
+            return contextlib.nullcontext()
+        return torch.autocast("cuda", dtype=torch.bfloat16)
 
     def train_step(self) -> dict[str, float]:
         cfg, loss = self.cfg, self.loss

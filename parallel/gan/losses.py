@@ -34,25 +34,24 @@ def _register(loss: GANLoss) -> None:
     LOSSES.add(loss.name, loss)
 
 
-# Goodfellow et al. 2014: D maximises log D(x) + log(1 - D(G(z))); G minimises log(1 - D(G(z)))
+def _bce_d(r: Tensor, f: Tensor) -> Tensor:
+    """The original discriminator loss: -log D(x) - log(1 - D(G(z)))."""
+    return F.binary_cross_entropy_with_logits(
+        r, torch.ones_like(r)
+    ) + F.binary_cross_entropy_with_logits(f, torch.zeros_like(f))
+
+
+# Goodfellow et al. 2014: G minimises log(1 - D(G(z)))
 _register(
     GANLoss(
-        "minimax",
-        lambda r, f: (
-            F.binary_cross_entropy_with_logits(r, torch.ones_like(r))
-            + F.binary_cross_entropy_with_logits(f, torch.zeros_like(f))
-        ),
-        lambda f: -F.binary_cross_entropy_with_logits(f, torch.zeros_like(f)),
+        "minimax", _bce_d, lambda f: -F.binary_cross_entropy_with_logits(f, torch.zeros_like(f))
     )
 )
 # the same D, but G maximises log D(G(z)) (strong gradients early on)
 _register(
     GANLoss(
         "non-saturating",
-        lambda r, f: (
-            F.binary_cross_entropy_with_logits(r, torch.ones_like(r))
-            + F.binary_cross_entropy_with_logits(f, torch.zeros_like(f))
-        ),
+        _bce_d,
         lambda f: F.binary_cross_entropy_with_logits(f, torch.ones_like(f)),
     )
 )

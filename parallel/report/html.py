@@ -7,6 +7,7 @@ from typing import Any
 import jinja2
 
 from parallel.observation import KPI_DOC
+from parallel.report.fmt import num, pct
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("parallel.report", "templates"),
@@ -15,20 +16,8 @@ _ENV = jinja2.Environment(
 )
 
 
-def _fmt(v: Any, nd: int = 2) -> str:
-    if v is None:
-        return "n/a"
-    if isinstance(v, float):
-        return f"{v:.{nd}f}"
-    return str(v)
-
-
-def _pct(v: Any) -> str:
-    return "n/a" if v is None else f"{100 * v:+.1f}%"
-
-
-_ENV.filters["f"] = _fmt
-_ENV.filters["pct"] = _pct
+_ENV.filters["f"] = num
+_ENV.filters["pct"] = pct
 
 
 def render_html(ctx: dict[str, Any], figures: dict[str, str]) -> str:

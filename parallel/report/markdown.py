@@ -5,18 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from parallel.observation import KPI_DOC
-
-
-def _f(v: Any, nd: int = 2) -> str:
-    if v is None:
-        return "n/a"
-    if isinstance(v, float):
-        return f"{v:.{nd}f}"
-    return str(v)
-
-
-def _pct(v: Any) -> str:
-    return "n/a" if v is None else f"{100 * v:+.1f}%"
+from parallel.report.fmt import num as _f
+from parallel.report.fmt import pct as _pct
 
 
 def render_markdown(ctx: dict[str, Any]) -> str:

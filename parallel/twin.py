@@ -77,8 +77,6 @@ class TrafficMachine:
         self.params: Params | None = None
         self.predicted: dict[str, float] | None = None
         self.observed: list[tuple[Plan, Observation]] = []
-        self.chosen: Plan | None = None
-        self.chosen_prediction: dict[str, Any] | None = None
 
     # -- helpers -------------------------------------------------------------------
     def _seed(self, *key: int) -> np.random.SeedSequence:
@@ -148,7 +146,7 @@ class TrafficMachine:
             return {"calibration": None}
         # Calibrate to every observation so far: each plan's data constrain the parameters.
         # They are pooled into one Observation per plan and judged together.
-        fitted, result = self._calibrate_pooled(rnd)
+        fitted, result = self._calibrate_pooled()
         self.params = fitted
         after_obs = self._imitate(fitted, self.plan, _IMITATE + rnd)
         after = discrepancy(cal.objective, actual, after_obs, self.sc.judge, self.sc.seed)
@@ -169,7 +167,7 @@ class TrafficMachine:
             "artificial_kpis_after": after_obs.kpis,
         }
 
-    def _calibrate_pooled(self, rnd: int) -> tuple[Params, Any]:
+    def _calibrate_pooled(self) -> tuple[Params, Any]:
         """Calibrate against the latest ``calibration.window`` observations together.
 
         Each observation was made under its own plan; the discrepancy is the mean over
@@ -219,7 +217,6 @@ class TrafficMachine:
         chosen = plans[int(best["cell"])]
         prediction = {k: float(best[k]) for k in KPI_NAMES}
         ci = {k: [float(best[f"{k}_lo"]), float(best[f"{k}_hi"])] for k in KPI_NAMES}
-        self.chosen = chosen
         self.predicted = prediction
         self.plan = chosen
         return {

@@ -46,6 +46,20 @@ def write_scenario(folder: Path, data: dict, name: str = "tiny.yaml") -> Path:
     return p
 
 
+def replay_of(data: dict, rec: str) -> dict:
+    """``data`` turned into a replay scenario of the recording in folder ``rec``."""
+    import copy
+
+    out = copy.deepcopy(data)
+    out["network"] = {"kind": "file", "file": f"{rec}/network.json"}
+    out["actual"] = {
+        "world": "replay",
+        "vehicles": f"{rec}/vehicles.csv",
+        "detectors": f"{rec}/detectors.csv",
+    }
+    return out
+
+
 @pytest.fixture
 def tiny_path(tmp_path: Path) -> Path:
     return write_scenario(tmp_path, TINY)

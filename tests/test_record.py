@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 
-from tests.conftest import TINY, run_cli, write_scenario
+from tests.conftest import TINY, replay_of, run_cli, write_scenario
 
 
 def test_record_reference_world_and_replay_it(tmp_path: Path) -> None:
@@ -19,13 +18,7 @@ def test_record_reference_world_and_replay_it(tmp_path: Path) -> None:
     prov = json.loads((out / "provenance.json").read_text())
     assert prov["world"] == "reference" and prov["seed"] == 8 and prov["rows"]["vehicles"] > 100
     assert prov["command"][-1] == "8"
-    data = copy.deepcopy(TINY)
-    data["network"] = {"kind": "file", "file": "rec/network.json"}
-    data["actual"] = {
-        "world": "replay",
-        "vehicles": "rec/vehicles.csv",
-        "detectors": "rec/detectors.csv",
-    }
+    data = replay_of(TINY, "rec")
     res = run_cli(
         "run", str(write_scenario(tmp_path, data, "replay.yaml")), "--out", str(tmp_path / "runs")
     )

@@ -13,7 +13,7 @@ import pytest
 from parallel.actual.sumo import available
 from parallel.errors import RunError, UserInputError
 from parallel.scenario import load
-from tests.conftest import run_cli, write_scenario
+from tests.conftest import replay_of, run_cli, write_scenario
 
 pytestmark = pytest.mark.skipif(
     not available(), reason="Eclipse SUMO is not installed: pip install -e '.[sumo]'"
@@ -132,13 +132,7 @@ def test_record_then_replay_without_sumo(small, tmp_path: Path) -> None:  # type
     assert res.returncode == 0, res.stderr
     prov = json.loads((out / "provenance.json").read_text())
     assert prov["world"] == "sumo" and prov["sumo_version"].startswith("Eclipse SUMO")
-    data = copy.deepcopy(SMALL)
-    data["network"] = {"kind": "file", "file": "rec/network.json"}
-    data["actual"] = {
-        "world": "replay",
-        "vehicles": "rec/vehicles.csv",
-        "detectors": "rec/detectors.csv",
-    }
+    data = replay_of(SMALL, "rec")
     res = run_cli(
         "run", str(write_scenario(tmp_path, data, "replay.yaml")), "--out", str(tmp_path / "runs")
     )

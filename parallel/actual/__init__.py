@@ -12,17 +12,11 @@ from pathlib import Path
 from parallel.actual.reference import ReferenceWorld
 from parallel.actual.replay import ReplayWorld
 from parallel.errors import ScenarioError
-from parallel.registry import Registry
 from parallel.scenario import ReferenceWorld as ReferenceCfg
 from parallel.scenario import ReplayWorld as ReplayCfg
 from parallel.scenario import Scenario
 from parallel.scenario import SumoWorld as SumoCfg
 from parallel.world import World, WorldSpec
-
-WORLDS: Registry[type] = Registry("actual world")
-WORLDS.add("reference", ReferenceWorld)
-WORLDS.add("replay", ReplayWorld)
-WORLDS.add("sumo", type)  # imported lazily: SUMO is an optional extra
 
 
 def make_actual(sc: Scenario, work_dir: Path | None = None) -> World:
@@ -46,5 +40,5 @@ def make_actual(sc: Scenario, work_dir: Path | None = None) -> World:
             spec, cfg.truth, cfg.step_s, cfg.teleport_limit, work, cfg.time_to_teleport_s
         )
     raise ScenarioError(
-        f"unknown actual world {cfg!r}; valid: {', '.join(WORLDS)}"
+        f"unknown actual world {cfg!r}; valid: reference, replay, sumo"
     )  # pragma: no cover

@@ -80,7 +80,6 @@ def test_resume_after_kill_gives_the_same_weights(table: Path, tmp_path: Path) -
     proc.wait()
     killed_at = torch.load(out / CHECKPOINT, weights_only=True)["step"]
     assert 150 <= killed_at < 600
-    assert not list(out.glob(".*.tmp")) or True  # a temp file may remain; the checkpoint is whole
     res = run_cli(*args, "--out", str(out), "--resume")
     assert res.returncode == 0, res.stderr
     assert f"resuming from step {killed_at}" in res.stdout
@@ -170,21 +169,26 @@ def test_every_loss_trains_finitely(loss: str, tmp_path: Path) -> None:
 
 
 def test_cli_bad_inputs(tmp_path: Path, table: Path) -> None:
+    results = []
     res = run_cli("train", str(table), "--out", str(tmp_path / "a"), "--loss", "wgan-xyz")
+    results.append(res)
     assert res.returncode == 2 and "valid names are" in res.stderr
     empty = tmp_path / "empty.csv"
     empty.write_text("a,b\n")
     res = run_cli("train", str(empty), "--out", str(tmp_path / "b"))
+    results.append(res)
     assert res.returncode == 2 and "empty" in res.stderr
     res = run_cli("train", str(tmp_path / "nope.csv"), "--out", str(tmp_path / "c"))
+    results.append(res)
     assert res.returncode == 2 and "not found" in res.stderr
     bad = tmp_path / "bad.csv"
     bad.write_text("a,b\n1,2\n3,x\n5,6\n7,8\n")
     res = run_cli("train", str(bad), "--out", str(tmp_path / "d"))
+    results.append(res)
     assert res.returncode == 2 and "non-numeric value 'x' at data row 2" in res.stderr
     const = tmp_path / "const.csv"
     const.write_text("a,b\n" + "".join(f"{i},1\n" for i in range(200)))
     res = run_cli("train", str(const), "--out", str(tmp_path / "e"))
+    results.append(res)
     assert res.returncode == 2 and "constant" in res.stderr
-    for r in (res,):
-        assert "Traceback" not in r.stderr
+    assert not [r for r in results if "Traceback" in r.stderr]

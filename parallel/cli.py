@@ -1,4 +1,4 @@
-"""The command line: ``parallel validate | run | report``.
+"""The command line: ``parallel validate | run | record | train | generate | report``.
 
 Exit status: 0 success, 2 bad input (one paragraph, no traceback), 1 failure while running.
 The CLI owns the terminal: progress bars while a run is under way, one screen of summary
@@ -15,7 +15,14 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from parallel import __version__
@@ -46,22 +53,49 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int, help="override the scenario's seed")
     r.add_argument("--rounds", type=int, help="override loop.rounds")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
+    r.add_argument("--device", default="auto", help="GAN scenarios: auto, cpu, cuda or mps")
 
     rec = sub.add_parser("record", help="observe a scenario's actual world once and write the data")
     rec.add_argument("scenario", type=Path)
     rec.add_argument("--out", type=Path, required=True, help="folder for the recording")
     rec.add_argument("--seed", type=int, help="override the scenario's seed")
 
-    tr = sub.add_parser("train", help="train a GAN on a numeric table (CSV or Parquet)")
+    tr = sub.add_parser(
+        "train", help="train a GAN on a table (CSV or Parquet) or a GAN scenario (.yaml)"
+    )
     tr.add_argument("data", type=Path)
     tr.add_argument("--out", type=Path, required=True, help="folder for the checkpoint and metrics")
     tr.add_argument("--steps", type=int, default=None, help="generator steps (default 2000)")
     tr.add_argument("--loss", default=None, help="GAN loss (default non-saturating)")
     tr.add_argument("--pac", type=int, default=None, help="PacGAN packing (default 2)")
+    tr.add_argument("--batch-size", type=int, default=None, help="rows per batch (default 200)")
+    tr.add_argument(
+        "--max-categories",
+        type=int,
+        default=50,
+        help="categories kept per column; the rest become 'other' (default 50)",
+    )
     tr.add_argument("--seed", type=int, default=None)
     tr.add_argument("--checkpoint-every", type=int, default=None)
     tr.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     tr.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
+
+    gen = sub.add_parser("generate", help="write a big synthetic dataset as Parquet shards")
+    gen.add_argument("what", choices=["table", "driving"])
+    gen.add_argument(
+        "--from",
+        dest="source",
+        type=Path,
+        required=True,
+        help="a generator folder (parallel train), or for driving a run folder (parallel run)",
+    )
+    gen.add_argument("--rows", type=int, required=True, help="rows to write")
+    gen.add_argument("--out", type=Path, required=True, help="dataset folder")
+    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--shard-rows", type=int, default=1_000_000, help="rows per Parquet shard")
+    gen.add_argument("--device", default="cpu", help="auto, cpu, cuda or mps (default cpu)")
+    gen.add_argument("--executor", choices=EXECUTORS.names(), default="process")
+    gen.add_argument("--workers", type=int, help="worker processes (default: all cores)")
 
     rep = sub.add_parser("report", help="re-render the report of a finished run")
     rep.add_argument("run_dir", type=Path)
@@ -82,8 +116,19 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_validate(args: argparse.Namespace, console: Console) -> int:
+    from parallel.gan.scenario import is_gan_scenario, load_gan, train_config
     from parallel.scenario import design_plans, load
 
+    if is_gan_scenario(args.scenario):
+        g = load_gan(args.scenario)
+        cfg = train_config(g)
+        what = g.gan.data.toy or g.gan.data.file
+        console.print(
+            f"[green]ok[/green] {args.scenario}: GAN scenario '{g.name}' on {what}, "
+            f"{cfg.steps} steps of {cfg.loss} ({cfg.net} nets, pac {cfg.pac}) over "
+            f"{g.loop.rounds} rounds"
+        )
+        return 0
     sc = load(args.scenario)
     console.print(
         f"[green]ok[/green] {args.scenario}: scenario '{sc.name}', actual world "
@@ -147,9 +192,12 @@ def _summary_screen(console: Console, folder: Any, summary: dict[str, Any]) -> N
 
 
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
+    from parallel.gan.scenario import is_gan_scenario
     from parallel.run import run_scenario
     from parallel.scenario import load
 
+    if is_gan_scenario(args.scenario):
+        return _run_gan(args, console)
     sc = load(args.scenario, _overrides(args))
     if args.out is not None and args.out.exists() and not args.out.is_dir():
         raise UserInputError(f"--out {args.out}: exists and is not a folder")
@@ -191,6 +239,99 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _gan_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if getattr(args, "seed", None) is not None:
+        out["seed"] = args.seed
+    if getattr(args, "rounds", None) is not None:
+        out["loop.rounds"] = args.rounds
+    if getattr(args, "steps", None) is not None:
+        out["gan.train.steps"] = args.steps
+    return out
+
+
+def _run_gan(args: argparse.Namespace, console: Console) -> int:
+    from parallel.gan.runner import run_gan
+    from parallel.gan.scenario import load_gan
+
+    sc = load_gan(args.scenario, _gan_overrides(args))
+    quiet = args.quiet or not console.is_terminal
+    with _progress(console, "training") as bar:
+        bar.disable = quiet
+        task = bar.add_task("steps", total=None)
+
+        def on_event(verb: str, r: int, info: dict[str, Any]) -> None:
+            if verb == "round_done" and quiet:
+                extra = (
+                    f", quality {info['quality']['quality']:.3f}"
+                    if "quality" in info
+                    else f", {info['modes']['modes']} modes, {100 * info['modes']['hq']:.1f}% HQ"
+                )
+                console.print(
+                    f"round {r + 1}/{sc.loop.rounds}: step {info['step']}, "
+                    f"C2ST AUC {info['c2st_auc']:.3f}{extra}"
+                )
+
+        folder, summary = run_gan(
+            sc,
+            args.out,
+            args.device,
+            on_event,
+            lambda what, k, n: bar.update(task, completed=k, total=n),
+            sys.argv,
+        )
+    q, m = summary["quality"], summary["modes"]
+    auc = summary["c2st_auc"]
+    line = f"C2ST AUC {auc['first']:.3f} -> {auc['final']:.3f} (0.5 best)"
+    if q["final"]:
+        line += f"; quality {q['first']['quality']:.3f} -> {q['final']['quality']:.3f} (1 best)"
+    if m["final"]:
+        line += (
+            f"; modes {m['final']['modes']}/{m['final']['n_modes']}, "
+            f"{100 * m['final']['hq']:.1f}% high quality"
+        )
+    console.print(
+        f"{summary['scenario']}: {summary['steps']} steps on {summary['device']}; {line}."
+    )
+    for note in summary["notes"]:
+        console.print(f"note: {note}")
+    console.print(f"Report: [bold]{folder.root / 'report.html'}[/bold]")
+    return 0
+
+
+def _train_scenario(args: argparse.Namespace, console: Console) -> int:
+    """``parallel train SCENARIO.yaml``: train the GAN scenario's generator into --out."""
+    from parallel.gan.machine import GanMachine
+    from parallel.gan.scenario import load_gan
+    from parallel.gan.train import CHECKPOINT
+
+    sc = load_gan(args.data, _gan_overrides(args) | ({"loop.rounds": 1}))
+    if (args.out / CHECKPOINT).is_file() and not args.resume:
+        raise UserInputError(
+            f"--out {args.out} already holds a checkpoint; pass --resume to continue "
+            "it, or give a new folder"
+        )
+    machine = GanMachine(sc, args.out, args.device, gen_dir=args.out)
+    tr = machine.trainer
+    if args.resume and tr.resume():
+        console.print(f"resuming from step {tr.step}")
+    with _progress(console, "training") as bar:
+        task = bar.add_task("train", total=tr.cfg.steps)
+        tr.fit(lambda k, n: bar.update(task, completed=k))
+    verdict = machine.judge(0, machine.observe(0), machine.imitate(0))
+    extra = (
+        f"quality {verdict['quality']['quality']:.3f}"
+        if "quality" in verdict
+        else f"{verdict['modes']['modes']}/{verdict['modes']['n_modes']} modes, "
+        f"{100 * verdict['modes']['hq']:.1f}% high quality"
+    )
+    console.print(
+        f"trained {tr.step} steps of {sc.name} ({tr.device}); C2ST AUC "
+        f"{verdict['c2st_auc']:.3f}, {extra}; generator in {args.out}"
+    )
+    return 0
+
+
 def cmd_record(args: argparse.Namespace, console: Console) -> int:
     from parallel.record import record
     from parallel.scenario import load
@@ -207,29 +348,30 @@ def cmd_record(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def cmd_train(args: argparse.Namespace, console: Console) -> int:
-    import json as _json
+def _progress(console: Console, label: str) -> Progress:
+    return Progress(
+        TextColumn(label),
+        BarColumn(),
+        TextColumn("{task.completed:,}/{task.total:,}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not console.is_terminal,
+    )
 
+
+def cmd_train(args: argparse.Namespace, console: Console) -> int:
     from pydantic import ValidationError
 
-    from parallel.gan.data import Standardiser, read_numeric_table
-    from parallel.gan.train import CHECKPOINT, TrainConfig, Trainer
+    from parallel.gan.synth import TABLE_DEFAULTS, fit_table
+    from parallel.gan.tabular import read_table
+    from parallel.gan.train import CHECKPOINT, TrainConfig
 
-    df = read_numeric_table(args.data)
-    # sensible defaults for tables: small nets, packing, EMA
-    opts: dict[str, Any] = {
-        "steps": 2000,
-        "pac": 2,
-        "lr_g": 1e-3,
-        "lr_d": 1e-3,
-        "z_dim": 8,
-        "g_hidden": 128,
-        "g_layers": 3,
-        "d_hidden": 128,
-        "pieces": 3,
-        "checkpoint_every": 200,
-    }
-    for key in ("steps", "loss", "pac", "seed", "checkpoint_every"):
+    if args.data.suffix.lower() in (".yaml", ".yml"):
+        return _train_scenario(args, console)
+    df = read_table(args.data)
+    opts: dict[str, Any] = dict(TABLE_DEFAULTS)
+    for key in ("steps", "loss", "pac", "seed", "checkpoint_every", "batch_size"):
         if getattr(args, key) is not None:
             opts[key] = getattr(args, key)
     try:
@@ -237,35 +379,55 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
     except ValidationError as exc:
         e = exc.errors()[0]
         raise UserInputError(f"--{'-'.join(map(str, e['loc']))}: {e['msg']}") from None
+    if args.out.exists() and not args.out.is_dir():
+        raise UserInputError(f"--out {args.out}: exists and is not a folder")
     if (args.out / CHECKPOINT).is_file() and not args.resume:
         raise UserInputError(
             f"--out {args.out} already holds a checkpoint; pass --resume to continue "
             "it, or give a new folder"
         )
-    scaler = Standardiser.fit(df)
-    trainer = Trainer(cfg, scaler.encode(df), args.out, args.device)
-    if args.resume and trainer.resume():
-        console.print(f"resuming from step {trainer.step}")
-    (args.out / "columns.json").write_text(_json.dumps(scaler.to_json(), indent=1))
-    with Progress(
-        TextColumn("training"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(),
-        console=console,
-        disable=not console.is_terminal,
-    ) as bar:
-        task = bar.add_task("train", total=cfg.steps, completed=trainer.step)
-        last = trainer.fit(lambda k, n: bar.update(task, completed=k))
+    with _progress(console, "training") as bar:
+        task = bar.add_task("train", total=cfg.steps)
+        trainer, enc, last = fit_table(
+            df,
+            args.out,
+            cfg,
+            device=args.device,
+            resume=args.resume,
+            source=str(args.data),
+            progress=lambda k, n: bar.update(task, completed=k),
+            max_categories=args.max_categories,
+        )
+    if trainer.resumed_from is not None:
+        console.print(f"resuming from step {trainer.resumed_from}")
+    for note in enc.notes:
+        console.print(f"note: {note}")
     console.print(
-        f"trained {cfg.steps} steps on {len(df)} rows x {df.shape[1]} columns "
+        f"trained {cfg.steps} steps on {len(df):,} rows x {df.shape[1]} columns "
         f"({trainer.device}); d_loss {last.get('d_loss', float('nan')):.3f}, "
-        f"g_loss {last.get('g_loss', float('nan')):.3f}; checkpoint {args.out / CHECKPOINT}"
+        f"g_loss {last.get('g_loss', float('nan')):.3f}; generator in {args.out}. "
+        f"Next: parallel generate table --from {args.out} --rows 1000000 --out DATASET"
+    )
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace, console: Console) -> int:
+    from parallel.generate import generate_driving, generate_table
+
+    fn = generate_table if args.what == "table" else generate_driving
+    with _progress(console, f"generating {args.what} rows") as bar:
+        task = bar.add_task("rows", total=args.rows)
+        manifest = fn(args, lambda k, n: bar.update(task, completed=k, total=n))
+    console.print(
+        f"wrote {manifest['rows']:,} rows in {len(manifest['shards'])} shard(s) to {args.out} "
+        f"(seed {manifest['seed']}; manifest {args.out / 'manifest.json'})"
     )
     return 0
 
 
 def cmd_report(args: argparse.Namespace, console: Console) -> int:
+    import json as _json
+
     from parallel.report import render
     from parallel.runfolder import RunFolder
 
@@ -273,7 +435,13 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
         raise UserInputError(
             f"{args.run_dir}: no such run folder; give a folder written by `parallel run`"
         )
-    html, md = render(RunFolder(args.run_dir))
+    run_json = args.run_dir / "run.json"
+    if run_json.is_file() and _json.loads(run_json.read_text()).get("kind") == "gan":
+        from parallel.report.gan import render_gan
+
+        html, md = render_gan(RunFolder(args.run_dir))
+    else:
+        html, md = render(RunFolder(args.run_dir))
     console.print(f"wrote {html} and {md}")
     return 0
 
@@ -291,6 +459,7 @@ def main(argv: list[str] | None = None) -> int:
         "run": cmd_run,
         "record": cmd_record,
         "train": cmd_train,
+        "generate": cmd_generate,
         "report": cmd_report,
     }
     try:

@@ -14,7 +14,7 @@ Every score carries its scale and its direction. Definitions follow
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -188,7 +188,12 @@ def rmsn(modelled: np.ndarray, counted: np.ndarray) -> float:
 
 
 # ------------------------------------------------------------------ C2ST
-def _features(real: pd.DataFrame, syn: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+def _features(
+    real: pd.DataFrame,
+    syn: pd.DataFrame,
+    numeric: Sequence[str] = NUMERIC_COLUMNS,
+    categorical: Sequence[str] = CATEGORICAL_COLUMNS,
+) -> tuple[np.ndarray, np.ndarray]:
     """Rows to features: numeric columns with their squares and pairwise products
     (standardised first), plus one-hot categories. Quadratic terms only among the numeric
     columns keep the logistic discriminator small and fast on wide one-hot blocks.
@@ -197,11 +202,11 @@ def _features(real: pd.DataFrame, syn: pd.DataFrame) -> tuple[np.ndarray, np.nda
         x: (N, F) features; y: (N,) 1 for ``real`` rows, 0 for ``syn`` rows.
     """
     both = pd.concat([real, syn], ignore_index=True)
-    num = both[list(NUMERIC_COLUMNS)].to_numpy(float)
+    num = both[list(numeric)].to_numpy(float)
     num = (num - num.mean(axis=0)) / np.maximum(num.std(axis=0), 1e-9)
     i, j = np.triu_indices(num.shape[1])
     parts = [num, num[:, i] * num[:, j]]
-    for col in CATEGORICAL_COLUMNS:
+    for col in categorical:
         parts.append(pd.get_dummies(both[col].astype(str)).to_numpy(float))
     x = np.hstack(parts)
     y = np.r_[np.ones(len(real)), np.zeros(len(syn))]
@@ -273,8 +278,10 @@ def c2st(
     cfg: C2STConfig,
     rng: np.random.Generator,
     permutations: int | None = None,
+    numeric: Sequence[str] = NUMERIC_COLUMNS,
+    categorical: Sequence[str] = CATEGORICAL_COLUMNS,
 ) -> tuple[float, float]:
-    """Classifier two-sample test on vehicle records.
+    """Classifier two-sample test on vehicle records (or any table, given its columns).
 
     A classifier is trained on k-1 folds and scores the held-out fold, for every fold.
     The statistic is the mean held-out AUC. The p-value permutes the labels against the
@@ -291,7 +298,7 @@ def c2st(
         return float("nan"), float("nan")
     r = real.iloc[rng.choice(len(real), n, replace=False)]
     s = syn.iloc[rng.choice(len(syn), n, replace=False)]
-    x, y = _features(r, s)
+    x, y = _features(r, s, numeric, categorical)
     seed = int(rng.integers(2**31 - 1))
     scores, fold = _oof_scores(x, y, cfg.classifier, cfg.folds, seed)
     auc = float(_fold_aucs(scores, y[None, :], fold, cfg.folds)[0])

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path, PurePosixPath
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -550,9 +550,9 @@ def _describe(err: Any) -> str:
     return msg
 
 
-def _allowed_keys(loc: PathKey) -> list[str] | None:
+def _allowed_keys(loc: PathKey, root: type[BaseModel]) -> list[str] | None:
     """Field names allowed at the parent of ``loc`` (for unknown-key errors)."""
-    model: Any = Scenario
+    model: Any = root
     for item in loc[:-1]:
         if not (isinstance(model, type) and issubclass(model, BaseModel)):
             return None
@@ -573,16 +573,14 @@ def _allowed_keys(loc: PathKey) -> list[str] | None:
     return None
 
 
-def load(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
-    """Load, validate and resolve a scenario file.
-
-    ``overrides`` replace top-level sections' keys after loading, e.g.
-    ``{"seed": 3, "loop.rounds": 2, "executor.kind": "dask"}``.
+def read_with_overrides(
+    p: Path, overrides: dict[str, Any] | None
+) -> tuple[dict[str, Any], dict[PathKey, int]]:
+    """Read a scenario file and apply dotted overrides (``{"loop.rounds": 2}``).
 
     Raises:
-        ScenarioError: anything wrong with the file, naming the file, line and field.
+        ScenarioError: malformed YAML, or an override through a key that is not a mapping.
     """
-    p = Path(path)
     data, lines = load_yaml(p)
     for dotted, value in (overrides or {}).items():
         cur = data
@@ -597,8 +595,20 @@ def load(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
     if "source_dir" in data:
         raise ScenarioError("unknown key 'source_dir'", file=p, line=lines.get(("source_dir",)))
     data["source_dir"] = str(p.parent)
+    return data, lines
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate(model: type[M], data: dict[str, Any], lines: dict[PathKey, int], p: Path) -> M:
+    """Validate ``data`` against ``model``; errors name the file, line and field.
+
+    Raises:
+        ScenarioError: what is wrong, with what is allowed.
+    """
     try:
-        sc = Scenario.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         errs = exc.errors()
         parts = []
@@ -613,7 +623,7 @@ def load(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
             field = ".".join(str(x) for x in found) if found == loc else field
             desc = _describe(err)
             if err["type"] == "extra_forbidden":
-                allowed = _allowed_keys(loc)
+                allowed = _allowed_keys(loc, model)
                 if allowed:
                     desc = f"unknown key {loc[-1]!r}; allowed keys here are: {', '.join(allowed)}"
             if first_line is None:
@@ -627,6 +637,26 @@ def load(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
                 parts[0].split(": ", 2)[-1], file=p, line=first_line, field=first_field
             ) from None
         raise ScenarioError("invalid scenario: " + "; ".join(parts) + more, file=p) from None
+
+
+def load(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
+    """Load, validate and resolve a scenario file.
+
+    ``overrides`` replace top-level sections' keys after loading, e.g.
+    ``{"seed": 3, "loop.rounds": 2, "executor.kind": "dask"}``.
+
+    Raises:
+        ScenarioError: anything wrong with the file, naming the file, line and field.
+    """
+    p = Path(path)
+    data, lines = read_with_overrides(p, overrides)
+    if "gan" in data:
+        raise ScenarioError(
+            "this is a GAN scenario (it has a 'gan' section); load it with "
+            "parallel.gan.scenario.load_gan, or run it with `parallel run`",
+            file=p,
+        )
+    sc = validate(Scenario, data, lines, p)
     if sc.network.kind == "file":
         if not sc.network.file:
             raise ScenarioError(
@@ -687,4 +717,8 @@ def load(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
 def resolved_yaml(sc: Scenario) -> str:
     """The scenario with every default filled in, as YAML."""
     data = sc.model_dump(mode="json", exclude={"source_dir"})
+    if isinstance(sc.actual, ReplayWorld):
+        # absolute, so the resolved file loads from the run folder too
+        for key in ("vehicles", "detectors"):
+            data["actual"][key] = str((Path(sc.source_dir) / getattr(sc.actual, key)).resolve())
     return yaml.safe_dump(data, sort_keys=False)

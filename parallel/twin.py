@@ -241,6 +241,7 @@ class TrafficMachine:
                 "control": self.plan.model_dump(mode="json") | {"label": self.plan.label()},
                 "note": f"the {self.actual_world.name} world cannot be acted on; "
                 "the chosen plan is a recommendation",
+                "params": self.params.flat() if self.params else None,
                 "predicted_kpis": self.predicted,
                 "actual_kpis": None,
             }
@@ -256,6 +257,7 @@ class TrafficMachine:
         return {
             "applied": True,
             "control": self.plan.model_dump(mode="json") | {"label": self.plan.label()},
+            "params": self.params.flat() if self.params else None,
             "actual_kpis": obs.kpis,
             "predicted_kpis": self.predicted,
             "prediction_error": err,

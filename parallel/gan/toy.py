@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -47,3 +48,41 @@ def grid() -> Toy:
 
 
 TOYS = {"ring": ring, "grid": grid}
+
+
+def vehicle_table(n: int, rng: np.random.Generator) -> pd.DataFrame:
+    """``n`` synthetic vehicle records at a signalised intersection, for benchmarks and tests.
+
+    Mixed types with the structure a tabular GAN must learn: categorical approach,
+    movement (depends on approach), vehicle class and lane; a bimodal speed at the stop
+    line (vehicles that met a red are slow, the rest near free flow; trucks slower); a
+    lognormal headway; delay and travel time that follow from whether the vehicle stopped.
+    """
+    approach = rng.choice(np.array(["N", "S", "E", "W"]), n, p=[0.15, 0.15, 0.35, 0.35])
+    major = np.isin(approach, ["E", "W"])
+    u = rng.random(n)
+    movement = np.where(
+        major,
+        np.where(u < 0.1, "left", np.where(u < 0.85, "through", "right")),
+        np.where(u < 0.3, "left", np.where(u < 0.6, "through", "right")),
+    )
+    vclass = rng.choice(np.array(["car", "truck", "bus"]), n, p=[0.85, 0.1, 0.05])
+    lane = np.where(movement == "left", 1, np.where(movement == "right", 3, rng.integers(1, 4, n)))
+    stopped = rng.random(n) < np.where(major, 0.35, 0.6)
+    heavy = vclass != "car"
+    speed = np.where(stopped, rng.normal(15, 4, n), rng.normal(50, 5, n) - 7 * heavy).clip(1, None)
+    headway = rng.lognormal(np.log(2.2), 0.55, n) + 0.6 * heavy
+    delay = np.where(stopped, rng.gamma(3.0, 9.0, n), rng.exponential(2.0, n))
+    travel = 300 / (speed / 3.6) * 0.5 + 300 / 13.9 * 0.5 + delay + rng.normal(0, 1.5, n)
+    return pd.DataFrame(
+        {
+            "approach": approach,
+            "movement": movement,
+            "vclass": vclass,
+            "lane": lane.astype(np.int64),
+            "speed_kmh": speed.round(2),
+            "headway_s": headway.round(3),
+            "delay_s": delay.round(2),
+            "travel_time_s": travel.round(2),
+        }
+    )

@@ -60,7 +60,7 @@ class TrainConfig(BaseModel):
     loss: str = "non-saturating"
     """GAN loss: minimax, non-saturating, least-squares, wasserstein, wgan-gp, hinge."""
     net: str = "mlp"
-    """Network pair: mlp, dcgan, gru."""
+    """Network pair: mlp, table, dcgan, gru."""
     steps: int = Field(2000, ge=1)
     """Generator steps."""
     batch_size: int = Field(100, ge=2)
@@ -69,6 +69,8 @@ class TrainConfig(BaseModel):
     """Generator learning rate (Adam)."""
     lr_d: float = Field(1e-4, gt=0)
     """Discriminator learning rate (Adam)."""
+    lr_final: float = Field(1.0, gt=0, le=1)
+    """Learning rates at the last step as a fraction of the first (linear decay; 1 = constant)."""
     beta1: float = Field(0.5, ge=0, lt=1)
     """Adam beta1."""
     beta2: float = Field(0.999, ge=0, lt=1)
@@ -107,13 +109,17 @@ class TrainConfig(BaseModel):
     @field_validator("loss")
     @classmethod
     def _loss(cls, v: str) -> str:
-        LOSSES.get(v)
+        if v not in LOSSES:  # a ValueError, so scenario files get file, line and field
+            raise ValueError(
+                f"unknown GAN loss {v!r}; valid names are: {', '.join(LOSSES.names())}"
+            )
         return v
 
     @field_validator("net")
     @classmethod
     def _net(cls, v: str) -> str:
-        NETS.get(v)
+        if v not in NETS:
+            raise ValueError(f"unknown network {v!r}; valid names are: {', '.join(NETS.names())}")
         return v
 
     def digest(self) -> str:
@@ -178,6 +184,7 @@ class Trainer:
         out_dir: Path,
         device: str = "auto",
         ctx: Tensor | None = None,
+        softmax_spans: tuple[tuple[int, int], ...] = (),
     ) -> None:
         if data.shape[0] < cfg.batch_size:
             raise UserInputError(
@@ -203,6 +210,7 @@ class Trainer:
             cfg.pieces,
             cfg.pac,
             cfg.spectral_norm,
+            softmax_spans,
         )
         g, d = build(cfg.net, spec)
         self.G, self.D = g.to(self.device), d.to(self.device)
@@ -216,6 +224,7 @@ class Trainer:
         self.loss = LOSSES.get(cfg.loss)
         self.gen = torch.Generator().manual_seed(cfg.seed)
         self.step = 0
+        self.resumed_from: int | None = None
 
     # -- checkpoints -------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
@@ -227,6 +236,7 @@ class Trainer:
             "opt_d": self.opt_d.state_dict(),
             "step": self.step,
             "rng": self.gen.get_state(),
+            "torch_rng": torch.get_rng_state(),  # Gumbel-softmax noise (table nets)
             "config": self.cfg.model_dump(),
             "config_hash": self.cfg.digest(),
         }
@@ -259,7 +269,10 @@ class Trainer:
         self.opt_g.load_state_dict(st["opt_g"])
         self.opt_d.load_state_dict(st["opt_d"])
         self.gen.set_state(st["rng"])
+        if st.get("torch_rng") is not None:
+            torch.set_rng_state(st["torch_rng"])
         self.step = int(st["step"])
+        self.resumed_from = self.step
         self._truncate_metrics()
         return True
 
@@ -304,8 +317,17 @@ class Trainer:
             return contextlib.nullcontext()
         return torch.autocast("cuda", dtype=torch.bfloat16)
 
+    def _set_lr(self) -> None:
+        # a function of the step alone, so a resumed run follows the same schedule
+        frac = 1.0 - (1.0 - self.cfg.lr_final) * self.step / self.cfg.steps
+        for opt, base in ((self.opt_g, self.cfg.lr_g), (self.opt_d, self.cfg.lr_d)):
+            for group in opt.param_groups:
+                group["lr"] = base * frac
+
     def train_step(self) -> dict[str, float]:
         cfg, loss = self.cfg, self.loss
+        if cfg.lr_final < 1.0:
+            self._set_lr()
         penalty = torch.zeros((), device=self.device)
         for _ in range(cfg.n_critic):
             real, c = self._batch()
@@ -352,8 +374,11 @@ class Trainer:
             "penalty": float(penalty.detach()),
         }
 
-    def fit(self, progress: Callable[[int, int], None] | None = None) -> dict[str, float]:
-        """Train up to ``cfg.steps``; returns the last metrics.
+    def fit(
+        self, progress: Callable[[int, int], None] | None = None, until: int | None = None
+    ) -> dict[str, float]:
+        """Train up to step ``until`` (default ``cfg.steps``) and checkpoint there; returns
+        the last metrics.
 
         Raises:
             DivergenceError: a loss became NaN or inf (the last checkpoint is kept).
@@ -366,7 +391,8 @@ class Trainer:
             w = csv.DictWriter(fh, METRIC_FIELDS)
             if new:
                 w.writeheader()
-            while self.step < cfg.steps:
+            stop = cfg.steps if until is None else min(until, cfg.steps)
+            while self.step < stop:
                 m = self.train_step()
                 if not all(math.isfinite(v) for v in m.values()):
                     bad = ", ".join(f"{k}={v}" for k, v in m.items())
@@ -377,10 +403,10 @@ class Trainer:
                     )
                 self.step += 1
                 last = m
-                if self.step % cfg.log_every == 0 or self.step == cfg.steps:
+                if self.step % cfg.log_every == 0 or self.step == stop:
                     w.writerow({"step": self.step, **m})
                     fh.flush()
-                if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps:
+                if self.step % cfg.checkpoint_every == 0 or self.step == stop:
                     self.save()
                 if progress:
                     progress(self.step, cfg.steps)

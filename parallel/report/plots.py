@@ -124,3 +124,74 @@ def response(table: pd.DataFrame, objective: str) -> str:
     ax.set_ylabel(f"{objective} (mean, 95% CI)")
     ax.legend(fontsize=8)
     return _png(fig)
+
+
+def gan_progress(rounds: list[dict[str, Any]]) -> str:
+    """C2ST AUC and quality (or modes and HQ share) against the training step."""
+    steps = [r["step"] for r in rounds]
+    fig, ax = plt.subplots(1, 2, figsize=(11, 3.4))
+    ax[0].plot(steps, [r["c2st_auc"] for r in rounds], "o-")
+    ax[0].axhline(0.5, color="k", ls="--", lw=1)
+    ax[0].set_xlabel("generator step")
+    ax[0].set_ylabel("C2ST AUC (0.5 best)")
+    if "quality" in rounds[0]:
+        for key in ("quality", "column_shapes", "column_pair_trends"):
+            ax[1].plot(steps, [r["quality"][key] for r in rounds], "o-", label=key)
+        ax[1].set_ylabel("score (1 best)")
+        ax[1].legend()
+    else:
+        ax[1].plot(steps, [r["modes"]["modes"] for r in rounds], "o-", label="modes")
+        ax2 = ax[1].twinx()
+        ax2.plot(steps, [100 * r["modes"]["hq"] for r in rounds], "s-", color="C1", label="HQ %")
+        ax[1].set_ylabel("modes captured")
+        ax2.set_ylabel("high-quality %")
+    ax[1].set_xlabel("generator step")
+    return _png(fig)
+
+
+def gan_losses(metrics: pd.DataFrame) -> str:
+    """The trainer's d_loss and g_loss over steps."""
+    fig, ax = plt.subplots(figsize=(8, 3.2))
+    ax.plot(metrics["step"], metrics["d_loss"], label="d_loss")
+    ax.plot(metrics["step"], metrics["g_loss"], label="g_loss")
+    ax.set_xlabel("generator step")
+    ax.legend()
+    return _png(fig)
+
+
+def gan_samples(
+    real: pd.DataFrame, fake: pd.DataFrame, numeric: list[str], categorical: list[str]
+) -> str:
+    """A scatter for 2-D toys; otherwise one panel per column (histogram or bars)."""
+    if list(real.columns) == ["x", "y"]:
+        fig, ax = plt.subplots(1, 2, figsize=(9, 4.2), sharex=True, sharey=True)
+        ax[0].scatter(real["x"], real["y"], s=2, alpha=0.4)
+        ax[0].set_title("real")
+        ax[1].scatter(fake["x"], fake["y"], s=2, alpha=0.4, color="C1")
+        ax[1].set_title("generated")
+        return _png(fig)
+    cols = (numeric + categorical)[:12]
+    n = len(cols)
+    ncol = min(4, n)
+    nrow = -(-n // ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(3.2 * ncol, 2.6 * nrow), squeeze=False)
+    for ax, c in zip(axes.flat, cols):
+        if c in numeric:
+            a, s = real[c].dropna().to_numpy(float), fake[c].dropna().to_numpy(float)
+            lo, hi = np.percentile(np.r_[a, s], [0.5, 99.5])
+            bins = np.linspace(lo, hi, 40)
+            ax.hist(a, bins, density=True, alpha=0.55, label="real")
+            ax.hist(s, bins, density=True, alpha=0.55, label="generated")
+        else:
+            fr = real[c].astype(str).value_counts(normalize=True)
+            fs = fake[c].astype(str).value_counts(normalize=True).reindex(fr.index, fill_value=0)
+            x = np.arange(min(len(fr), 12))
+            ax.bar(x - 0.2, fr.to_numpy()[: len(x)], 0.4, label="real")
+            ax.bar(x + 0.2, fs.to_numpy()[: len(x)], 0.4, label="generated")
+            ax.set_xticks(x, fr.index[: len(x)], rotation=45, ha="right", fontsize=7)
+        ax.set_title(c, fontsize=9)
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=7)
+    fig.tight_layout()
+    return _png(fig)

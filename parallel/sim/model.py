@@ -14,6 +14,7 @@ from collections.abc import Generator
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import simpy
 
 from parallel.behaviours import (
@@ -54,8 +55,11 @@ class _Model:
         params: Params,
         plan: Plan,
         seed: np.random.SeedSequence,
+        trace: bool = False,
     ) -> None:
         self.env = simpy.Environment()
+        # vehicle id -> [(link, entered, reached the stop line, left)], only when asked
+        self.trace: dict[int, list[tuple[int, float, float, float]]] | None = {} if trace else None
         self.spec, self.topo, self.params = spec, topo, params
         s_arr, s_speed, s_head, s_turn = children(seed, 4)
         beh = params.behaviours
@@ -132,6 +136,10 @@ class _Model:
                 if served_at - t_q > STOP_WAIT_S:
                     stops += 1
             rec.crossing(link, env.now, 3.6 * self.length[link] / max(env.now - t_link, 1e-9))
+            if self.trace is not None:
+                self.trace.setdefault(vid, []).append(
+                    (link, t_link, t_q if ap is not None else env.now, env.now)
+                )
             if ap is None:
                 rec.finish(vid, origin, self.topo.exit_node[link], t_in, env.now, free, stops)
                 return
@@ -181,3 +189,46 @@ def simulate(
     obs = _Model(spec, topo, params, plan, seed).run()
     obs.meta.update(plan=plan.model_dump(mode="json"))
     return obs
+
+
+def simulate_driving(
+    spec: WorldSpec,
+    params: Params,
+    plan: Plan,
+    seed: np.random.SeedSequence,
+    run: str,
+    topo: Topology | None = None,
+) -> pa.Table:
+    """One replication's vehicle records with their trajectories, as an Arrow table.
+
+    Each row is a vehicle that left the network in the measured horizon: the columns of
+    ``VEHICLE_SCHEMA`` plus ``run`` (which replication) and the trajectory as list columns
+    ``links``, ``t_enter_s``, ``t_stopline_s`` and ``t_exit_s`` (one entry per link: when
+    the vehicle entered it, reached its stop line and left it).
+    """
+    topo = topo or spec.topology()
+    model = _Model(spec, topo, params, plan, seed, trace=True)
+    veh = model.run().vehicles
+    assert model.trace is not None
+    legs = [model.trace[v] for v in veh["vehicle_id"].tolist()]
+    names = topo.links
+    table = pa.Table.from_pandas(veh, preserve_index=False)
+    return (
+        table.append_column("run", pa.array([run] * len(veh), pa.string()))
+        .append_column(
+            "links",
+            pa.array([[names[leg[0]] for leg in path] for path in legs], pa.list_(pa.string())),
+        )
+        .append_column(
+            "t_enter_s",
+            pa.array([[leg[1] for leg in path] for path in legs], pa.list_(pa.float64())),
+        )
+        .append_column(
+            "t_stopline_s",
+            pa.array([[leg[2] for leg in path] for path in legs], pa.list_(pa.float64())),
+        )
+        .append_column(
+            "t_exit_s",
+            pa.array([[leg[3] for leg in path] for path in legs], pa.list_(pa.float64())),
+        )
+    )

@@ -1,0 +1,101 @@
+"""``parallel run`` for GAN scenarios: the loop, the run folder and the report."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from parallel.gan.machine import GanMachine
+from parallel.gan.scenario import GanScenario, train_config
+from parallel.loop import Event, run_loop
+from parallel.runfolder import RunFolder, provenance
+
+
+def resolved_yaml(sc: GanScenario) -> str:
+    """The scenario with every default filled in (the trainer's resolved too), as YAML."""
+    data = sc.model_dump(mode="json", exclude={"source_dir"})
+    data["gan"]["train"] = train_config(sc).model_dump(mode="json")
+    if sc.gan.data.file is not None:
+        data["gan"]["data"]["file"] = str((Path(sc.source_dir) / sc.gan.data.file).resolve())
+    return yaml.safe_dump(data, sort_keys=False)
+
+
+def _metrics(rounds: list[dict[str, Any]], final: dict[str, Any]) -> pd.DataFrame:
+    rows = []
+    for r in [*rounds, {"round": "final", **final}]:
+        row: dict[str, Any] = {
+            "round": r["round"],
+            "step": r["step"],
+            "c2st_auc": r["c2st_auc"],
+            "c2st_p": r["c2st_p"],
+            **{f"d_{k[2:]}" if k.startswith("d_") else k: v for k, v in r["discriminator"].items()},
+        }
+        if "quality" in r:
+            row.update(r["quality"])
+        if "modes" in r:
+            row.update({"modes": r["modes"]["modes"], "hq": r["modes"]["hq"]})
+        if r.get("adapt"):
+            row.update({k: r["adapt"].get(k) for k in ("d_loss", "g_loss", "seconds")})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def run_gan(
+    sc: GanScenario,
+    out_parent: Path | None = None,
+    device: str = "auto",
+    on_event: Event | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+    argv: list[str] | None = None,
+) -> tuple[RunFolder, dict[str, Any]]:
+    """Run a GAN scenario through the loop; returns the run folder and the summary.
+
+    Raises:
+        UserInputError: a bad data file.
+        RunError: a failure while training (divergence included).
+    """
+    from parallel.report.gan import render_gan
+
+    folder = RunFolder.create(out_parent or Path(sc.report.dir), sc.name, sc.seed)
+    folder.write_text("scenario.resolved.yaml", resolved_yaml(sc))
+    info = provenance(sc.seed, "in-process", 1, argv) | {"kind": "gan"}
+    folder.write_json("run.json", info | {"status": "running"})
+    t0 = time.perf_counter()
+    try:
+        machine = GanMachine(sc, folder.root, device, progress)
+        info["device"] = str(machine.trainer.device)
+        hist = run_loop(machine, sc.loop.rounds, on_event)
+    except BaseException as exc:
+        folder.write_json(
+            "run.json", info | {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+        )
+        raise
+    hist.timings["total_s"] = time.perf_counter() - t0
+    machine.export_samples(folder.path(sc.report.export))
+    folder.write_json(
+        "history.json", {"rounds": hist.rounds, "final": hist.final, "timings": hist.timings}
+    )
+    first, fin = hist.rounds[0], hist.final
+    summary = {
+        "scenario": sc.name,
+        "kind": "gan",
+        "seed": sc.seed,
+        "device": info["device"],
+        "data": machine.source,
+        "notes": machine.encoder.notes if machine.encoder is not None else [],
+        "steps": machine.trainer.step,
+        "c2st_auc": {"first": first["c2st_auc"], "final": fin["c2st_auc"]},
+        "quality": {"first": first.get("quality"), "final": fin.get("quality")},
+        "modes": {"first": first.get("modes"), "final": fin.get("modes")},
+        "generator": str(folder.path("generator")),
+    }
+    folder.write_json("summary.json", summary)
+    folder.write_text("metrics.csv", _metrics(hist.rounds, fin).to_csv(index=False))
+    render_gan(folder, plots=sc.report.plots)
+    folder.write_json("run.json", info | {"status": "finished", "total_s": hist.timings["total_s"]})
+    return folder, summary

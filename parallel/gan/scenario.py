@@ -1,0 +1,153 @@
+"""GAN scenario files: a GAN run through the parallel loop.
+
+A scenario with a ``gan:`` section is a GAN scenario. Its actual system is a dataset (a
+PacGAN toy or a table); its artificial system is the generator; its judge is the
+discriminator plus the shared distances and the C2ST; adapt is a block of training
+steps per round. ``parallel run`` runs it and writes the usual report;
+``parallel train`` trains it without the per-round judging.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from parallel.errors import ScenarioError
+from parallel.gan.train import TrainConfig
+from parallel.scenario import C2STConfig, ReportConfig, Strict, read_with_overrides, validate
+from parallel.yamlsrc import line_of
+
+
+class GanData(Strict):
+    """The actual system: a toy distribution or a table file (exactly one of the two)."""
+
+    toy: Literal["ring", "grid"] | None = None
+    """PacGAN's toy settings: ``ring`` (8 modes) or ``grid`` (25 modes)."""
+    rows: int = Field(100_000, ge=100, le=10_000_000)
+    """Samples drawn from the toy distribution."""
+    file: str | None = None
+    """A CSV or Parquet table, relative to the scenario file."""
+    holdout: float = Field(0.2, ge=0.05, le=0.5)
+    """Share of the table's rows kept out of training and used only to judge."""
+    max_categories: int = Field(50, ge=2, le=10_000)
+    """Categories kept per categorical column; the rest become ``other``."""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> GanData:
+        if (self.toy is None) == (self.file is None):
+            raise ValueError("give exactly one of 'toy' (ring or grid) and 'file' (a table)")
+        return self
+
+
+class GanJudge(Strict):
+    """How generated samples are judged each round."""
+
+    samples: int = Field(2500, ge=100, le=200_000)
+    """Real and generated rows compared per round."""
+    c2st: C2STConfig = C2STConfig(permutations=100, max_rows=2000)
+    """Classifier two-sample test between held-out real rows and generated rows."""
+
+
+class GanLoop(Strict):
+    """The loop: the training steps are split evenly over the rounds."""
+
+    rounds: int = Field(8, ge=1, le=200)
+    """Rounds of observe, imitate, judge and adapt."""
+
+
+class GanSection(Strict):
+    """The GAN: its data (the actual system) and its training."""
+
+    data: GanData
+    """The actual system."""
+    train: TrainConfig = TrainConfig()
+    """Trainer settings; keys left out take the defaults for the data (toy or table)."""
+
+
+class GanScenario(Strict):
+    """A whole GAN scenario file."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    """Scenario name; names the report folder."""
+    description: str = ""
+    """Free text shown in the report."""
+    seed: int = Field(0, ge=0, le=2**63 - 1)
+    """Root seed: training, sampling and judging draw from it."""
+    gan: GanSection
+    """The GAN."""
+    judge: GanJudge = GanJudge()
+    """Per-round judging."""
+    loop: GanLoop = GanLoop()
+    """The loop."""
+    report: ReportConfig = ReportConfig()
+    """Outputs."""
+    source_dir: str = Field(".", exclude=True)
+    """(internal) folder of the scenario file."""
+
+
+#: defaults for PacGAN's toys (see benchmarks/README.md, "GAN mode coverage")
+TOY_DEFAULTS: dict[str, Any] = {
+    "net": "mlp",
+    "loss": "non-saturating",
+    "steps": 4000,
+    "pac": 2,
+    "lr_g": 1e-3,
+    "lr_d": 1e-3,
+    "ema": 0.99,
+    "g_hidden": 128,
+    "g_layers": 3,
+    "d_hidden": 128,
+    "pieces": 3,
+}
+
+
+def train_config(sc: GanScenario) -> TrainConfig:
+    """The scenario's trainer settings: the data kind's defaults, then the keys given."""
+    from parallel.gan.synth import TABLE_DEFAULTS
+
+    base = dict(TOY_DEFAULTS if sc.gan.data.toy else TABLE_DEFAULTS)
+    given = {k: getattr(sc.gan.train, k) for k in sc.gan.train.model_fields_set}
+    return TrainConfig(**(base | given | {"seed": given.get("seed", sc.seed)}))
+
+
+def is_gan_scenario(path: Path) -> bool:
+    """Whether the YAML file has a top-level ``gan:`` section (without validating it)."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return False
+    return isinstance(data, dict) and "gan" in data
+
+
+def load_gan(path: str | Path, overrides: dict[str, Any] | None = None) -> GanScenario:
+    """Load and validate a GAN scenario.
+
+    Raises:
+        ScenarioError: anything wrong with the file, naming the file, line and field.
+    """
+    p = Path(path)
+    data, lines = read_with_overrides(p, overrides)
+    sc = validate(GanScenario, data, lines, p)
+    if sc.gan.data.file is not None:
+        full = Path(sc.source_dir) / sc.gan.data.file
+        if not full.is_file():
+            raise ScenarioError(
+                f"data file {str(full)!r} not found; give a .csv or .parquet file relative "
+                "to the scenario file",
+                file=p,
+                line=line_of(lines, ("gan", "data", "file"))[0],
+                field="gan.data.file",
+            )
+    if sc.gan.train.steps < sc.loop.rounds and "steps" in sc.gan.train.model_fields_set:
+        raise ScenarioError(
+            f"gan.train.steps {sc.gan.train.steps} is fewer than loop.rounds {sc.loop.rounds}; "
+            "every round trains at least one step",
+            file=p,
+            line=line_of(lines, ("gan", "train", "steps"))[0],
+            field="gan.train.steps",
+        )
+    return sc

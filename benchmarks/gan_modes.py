@@ -33,19 +33,24 @@ PACGAN_TABLE1 = {
 }
 
 
-def run(toy_name: str, seed: int, budget_s: float, cfg_kw: dict) -> dict:
+def run(toy_name: str, seed: int, budget_s: float, cfg_kw: dict, steps: int | None) -> dict:
+    """One seed. With ``steps`` the run has a fixed length (so the learning rate can decay
+    to its end) and must fit the budget; otherwise it trains until the budget is spent."""
     toy = TOYS[toy_name]()
-    data = torch.tensor(toy.sample(100_000, np.random.default_rng(seed)), dtype=torch.float32)
-    cfg = TrainConfig(seed=seed, steps=10**7, checkpoint_every=10**7, log_every=10**7, **cfg_kw)
+    raw = toy.sample(100_000, np.random.default_rng(seed))
+    scale = raw.std()  # train on standardised data: modes O(1) apart, as the nets expect
+    data = torch.tensor(raw / scale, dtype=torch.float32)
+    n = steps or 10**7
+    cfg = TrainConfig(seed=seed, steps=n, checkpoint_every=10**7, log_every=10**7, **cfg_kw)
     with tempfile.TemporaryDirectory() as tmp:
         tr = Trainer(cfg, data, Path(tmp), "cpu")
         t0 = time.perf_counter()
-        while time.perf_counter() - t0 < budget_s:  # train to the wall-time budget
+        while tr.step < n and time.perf_counter() - t0 < budget_s:
             tr.train_step()
             tr.step += 1
         wall = time.perf_counter() - t0
-        x = tr.sample(2500, torch.Generator().manual_seed(10_000 + seed)).numpy()
-    return {**toy.score(x), "steps": tr.step, "wall_s": wall}
+        x = tr.sample(2500, torch.Generator().manual_seed(10_000 + seed)).numpy() * scale
+    return {**toy.score(x), "steps": tr.step, "wall_s": wall, "finished": tr.step >= n}
 
 
 def _mse(v: list[float]) -> str:
@@ -58,6 +63,8 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--budget-s", type=float, default=60.0)
     ap.add_argument("--toys", nargs="+", default=["ring", "grid"])
+    ap.add_argument("--steps", type=int, nargs="+", default=None, help="fixed steps per toy")
+    ap.add_argument("--set", nargs="*", default=[], help="override a trainer key: key=value")
     args = ap.parse_args()
     torch.set_num_threads(2)
     cfg_kw = {
@@ -72,9 +79,13 @@ def main() -> None:
         "d_hidden": 128,
         "pieces": 3,
     }
-    out: dict = {"config": cfg_kw, "budget_s_per_run": args.budget_s, "samples": 2500, "toys": {}}
+    for kv in args.set:
+        k, v = kv.split("=", 1)
+        cfg_kw[k] = type(TrainConfig.model_fields[k].default)(v)
+    out: dict = {"config": cfg_kw, "standardised": True, "steps": args.steps, "budget_s_per_run": args.budget_s, "samples": 2500, "toys": {}}
     for name in args.toys:
-        runs = [run(name, s, args.budget_s, cfg_kw) for s in range(args.seeds)]
+        steps = args.steps[args.toys.index(name)] if args.steps else None
+        runs = [run(name, s, args.budget_s, cfg_kw, steps) for s in range(args.seeds)]
         out["toys"][name] = {
             "modes": _mse([r["modes"] for r in runs]),
             "hq_percent": _mse([100 * r["hq"] for r in runs]),

@@ -264,14 +264,20 @@ class ArtificialParams(Strict):
 class Behaviours(Strict):
     """Which behaviour model supplies each random value (sampled in batches)."""
 
-    speed: Literal["normal"] = "normal"
-    """Desired speed model."""
+    speed: Literal["normal", "learned"] = "normal"
+    """Desired speed model: ``normal``, or ``learned`` per origin from the observed
+    vehicles that never stopped (a conditional generator; its mean follows
+    ``speed.mean_kmh``)."""
     headway: Literal["lognormal", "constant"] = "lognormal"
     """Discharge headway model."""
     headway_cv: float = Field(0.25, ge=0, le=2)
     """Coefficient of variation of the discharge headway (lognormal)."""
-    arrivals: Literal["poisson"] = "poisson"
-    """Arrival process at each origin."""
+    arrivals: Literal["poisson", "learned"] = "poisson"
+    """Arrival process at each origin: ``poisson``, or ``learned`` gaps per origin from the
+    observed entry times (a conditional generator; the rate still follows the demand)."""
+    learned_steps: int = Field(1500, ge=10, le=100_000)
+    """Training steps of each learned behaviour's generator (trained on round 1's
+    observation, judged on every later one)."""
 
 
 class ArtificialConfig(Strict):

@@ -75,15 +75,34 @@ def rows(
     return out
 
 
-def reference_markdown() -> str:
+def _table(model: type[BaseModel]) -> list[str]:
     lines = ["| field | type | default | meaning |", "|---|---|---|---|"]
     seen = set()
-    for path, typ, default, desc in rows(Scenario):
+    for path, typ, default, desc in rows(model):
         key = (path, desc)
         if key in seen:
             continue
         seen.add(key)
         lines.append(f"| `{path}` | {typ} | `{default}` | {desc} |")
+    return lines
+
+
+def reference_markdown() -> str:
+    """The traffic scenario table, then the GAN scenario table."""
+    from parallel.gan.scenario import GanScenario
+
+    lines = _table(Scenario)
+    lines += [
+        "",
+        "### GAN scenarios",
+        "",
+        "A file with a top-level `gan:` section is a GAN scenario. Keys of `gan.train` left "
+        "out take the defaults for the data kind (toy or table: see `TOY_DEFAULTS` in "
+        "`parallel/gan/scenario.py` and `TABLE_DEFAULTS` in `parallel/gan/synth.py`), not "
+        "the generic defaults listed here.",
+        "",
+        *_table(GanScenario),
+    ]
     return "\n".join(lines) + "\n"
 
 

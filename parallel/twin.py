@@ -112,7 +112,66 @@ class TrafficMachine:
                 else dict(prior.demand)
             )
             self.params = Params.from_prior(prior, self.sc.artificial.behaviours, demand)
+            if self.learned_kinds:
+                self.params = replace(self.params, learned=self._learn(obs))
         return obs
+
+    # -- learned behaviours ------------------------------------------------------------
+    @property
+    def learned_kinds(self) -> list[str]:
+        beh = self.sc.artificial.behaviours
+        return [k for k, v in (("arrivals", beh.arrivals), ("speed", beh.speed)) if v == "learned"]
+
+    def _learn(self, obs: Observation) -> dict[str, Any]:
+        """Train each learned behaviour on the first 80% of round 1's vehicles (by entry
+        time); the last 20% stay held out for round 1's comparison."""
+        from parallel.learned import extract, path_lengths, train
+
+        veh = obs.vehicles.sort_values("entry_time_s")
+        cut = int(0.8 * len(veh))
+        self._paths = path_lengths(self.topo)
+        self._held = veh.iloc[cut:]
+        out = {}
+        for i, kind in enumerate(self.learned_kinds):
+            data = extract(kind, veh.iloc[:cut], self._paths)
+            self.progress(f"learning {kind}", 0, 1)
+            out[kind] = train(
+                kind,
+                data,
+                self.topo.origins,
+                self.sc.seed + i,
+                self.sc.artificial.behaviours.learned_steps,
+            )
+            self.progress(f"learning {kind}", 1, 1)
+        return out
+
+    def _compare_behaviours(self, rnd: int, actual: Observation) -> dict[str, Any]:
+        """Learned against parametric behaviour on observations the generators never saw."""
+        from parallel.behaviours import ARRIVAL_MODELS, SPEED_MODELS
+        from parallel.learned import compare, extract
+
+        assert self.params is not None
+        held = self._held if rnd == 0 else actual.vehicles
+        out: dict[str, Any] = {
+            "held_out": "last 20% of round 1" if rnd == 0 else f"round {rnd + 1}"
+        }
+        p = self.params
+        for kind in self.learned_kinds:
+            if kind == "arrivals":
+                parametric = {o: ARRIVAL_MODELS.get("poisson")(1.0) for o in self.topo.origins}
+            else:
+                parametric = {
+                    o: SPEED_MODELS.get("normal")(p.speed_mean_kmh, p.speed_sd_kmh)
+                    for o in self.topo.origins
+                }
+            out[kind] = compare(
+                kind,
+                p.learned[kind],
+                parametric,
+                extract(kind, held, self._paths),
+                self.sc.seed + rnd,
+            )
+        return out
 
     def imitate(self, rnd: int) -> Observation:
         assert self.params is not None
@@ -137,6 +196,7 @@ class TrafficMachine:
                 "objective": dict(obj),
                 "before": discrepancy(obj, actual, artificial, self.sc.judge, self.sc.seed),
             },
+            "behaviours": self._compare_behaviours(rnd, actual) if self.learned_kinds else None,
         }
 
     def adapt(self, rnd: int, actual: Observation) -> dict[str, Any]:

@@ -8,7 +8,7 @@ the artificial side cannot read it even by accident.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -62,6 +62,8 @@ class Params:
     speed_mean_kmh: float
     speed_sd_kmh: float
     behaviours: Behaviours = field(default_factory=lambda: Behaviours())
+    # kind -> a trained LearnedBehaviour (numpy weights), for behaviours set to "learned"
+    learned: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_prior(

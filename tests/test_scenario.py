@@ -15,7 +15,9 @@ SHIPPED = sorted((ROOT / "scenarios").glob("*.yaml"))
 
 @pytest.mark.parametrize("path", SHIPPED, ids=[p.name for p in SHIPPED])
 def test_shipped_scenarios_validate(path: Path) -> None:
-    sc = load(path)
+    from parallel.gan.scenario import is_gan_scenario, load_gan
+
+    sc = load_gan(path) if is_gan_scenario(path) else load(path)
     assert sc.name == path.stem
 
 

@@ -67,7 +67,7 @@ class GanMachine:
             self.columns = ["x", "y"]
             self.numeric, self.categorical = ["x", "y"], []
             spans: tuple[tuple[int, int], ...] = ()
-            self.source = {"toy": data.toy, "rows": data.rows}
+            self.source: dict[str, Any] = {"toy": data.toy, "rows": data.rows}
         else:
             assert data.file is not None
             path = Path(sc.source_dir) / data.file

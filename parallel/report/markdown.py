@@ -86,6 +86,26 @@ def render_markdown(ctx: dict[str, Any]) -> str:
             f"| {sc['metric']} | {sc['subject']} | {_f(sc['value'], 4)} | {sc['scale']} | "
             f"{sc['better']} | {_f(sc['p_value'], 3)} |"
         )
+    beh_rounds = [r for r in h["rounds"] if r.get("behaviours")]
+    if beh_rounds:
+        out += [
+            "",
+            "## Learned against parametric behaviour (held-out observations, mean over origins)",
+            "",
+            "| round | held out | behaviour | learned KS compl. | parametric KS compl. | "
+            "learned W1 | parametric W1 |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for r in beh_rounds:
+            for kind, per in r["behaviours"].items():
+                if kind == "held_out" or "mean" not in per:
+                    continue
+                m = per["mean"]
+                out.append(
+                    f"| {r['round']} | {r['behaviours']['held_out']} | {kind} | "
+                    f"{_f(m['learned_ks'], 3)} | {_f(m['parametric_ks'], 3)} | "
+                    f"{_f(m['learned_w1'], 3)} | {_f(m['parametric_w1'], 3)} |"
+                )
     ex = last["experiments"]
     out += [
         "",

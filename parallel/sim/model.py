@@ -20,8 +20,10 @@ import simpy
 from parallel.behaviours import (
     ARRIVAL_MODELS,
     HEADWAY_MODELS,
+    MIN_SPEED_KMH,
     SPEED_MODELS,
     Buffer,
+    Sampler,
     children,
     uniform,
 )
@@ -45,6 +47,13 @@ class _Approach:
         self.idle: list[simpy.Event] = []
 
 
+def _kmh_to_mps(sample: Sampler) -> Sampler:
+    def mps(rng: np.random.Generator, n: int) -> np.ndarray:
+        return np.maximum(sample(rng, n), MIN_SPEED_KMH) / 3.6
+
+    return mps
+
+
 class _Model:
     """One replication's state. Built fresh for every run; nothing is global."""
 
@@ -63,8 +72,20 @@ class _Model:
         self.spec, self.topo, self.params = spec, topo, params
         s_arr, s_speed, s_head, s_turn = children(seed, 4)
         beh = params.behaviours
+        if beh.speed == "learned":
+            # one stream per origin, each drawing batches from the learned generator
+            learned = params.learned["speed"]
+            self.origin_speeds: dict[str, Buffer] | None = {
+                o: Buffer(
+                    _kmh_to_mps(learned.sampler(o, params.speed_mean_kmh)),
+                    np.random.default_rng(s),
+                )
+                for o, s in zip(topo.origins, children(s_speed, len(topo.origins)))
+            }
+        else:
+            self.origin_speeds = None
         self.speeds = Buffer(
-            SPEED_MODELS.get(beh.speed)(params.speed_mean_kmh, params.speed_sd_kmh),
+            SPEED_MODELS.get("normal")(params.speed_mean_kmh, params.speed_sd_kmh),
             np.random.default_rng(s_speed),
         )
         self.headways = Buffer(
@@ -117,7 +138,7 @@ class _Model:
         env, rec = self.env, self.rec
         t_in = env.now
         link = self.topo.entry_link[origin]
-        v = self.speeds.next()
+        v = self.speeds.next() if self.origin_speeds is None else self.origin_speeds[origin].next()
         stops = 0
         free = 0.0
         while True:
@@ -149,11 +170,11 @@ class _Model:
             link = self.next_link[link][turn]
 
     def _source(self, origin: str, rate: float) -> Generator[simpy.Event, Any, None]:
-        gaps = Buffer(
-            ARRIVAL_MODELS.get(self.params.behaviours.arrivals)(rate),
-            self.arrival_rngs[origin],
-            size=1024,
-        )
+        if self.params.behaviours.arrivals == "learned":
+            model = self.params.learned["arrivals"].sampler(origin, 3600.0 / rate)
+        else:
+            model = ARRIVAL_MODELS.get(self.params.behaviours.arrivals)(rate)
+        gaps = Buffer(model, self.arrival_rngs[origin], size=1024)
         end = self.spec.t1
         while True:
             yield self.env.timeout(gaps.next())

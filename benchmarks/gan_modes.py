@@ -65,6 +65,7 @@ def main() -> None:
     ap.add_argument("--toys", nargs="+", default=["ring", "grid"])
     ap.add_argument("--steps", type=int, nargs="+", default=None, help="fixed steps per toy")
     ap.add_argument("--set", nargs="*", default=[], help="override a trainer key: key=value")
+    ap.add_argument("--name", default="gan_modes", help="result file name")
     args = ap.parse_args()
     torch.set_num_threads(2)
     cfg_kw = {
@@ -82,7 +83,14 @@ def main() -> None:
     for kv in args.set:
         k, v = kv.split("=", 1)
         cfg_kw[k] = type(TrainConfig.model_fields[k].default)(v)
-    out: dict = {"config": cfg_kw, "standardised": True, "steps": args.steps, "budget_s_per_run": args.budget_s, "samples": 2500, "toys": {}}
+    out: dict = {
+        "config": cfg_kw,
+        "standardised": True,
+        "steps": args.steps,
+        "budget_s_per_run": args.budget_s,
+        "samples": 2500,
+        "toys": {},
+    }
     for name in args.toys:
         steps = args.steps[args.toys.index(name)] if args.steps else None
         runs = [run(name, s, args.budget_s, cfg_kw, steps) for s in range(args.seeds)]
@@ -93,7 +101,7 @@ def main() -> None:
             "pacgan_table1": PACGAN_TABLE1[name],
             "target": "8/8 modes, >= 98% HQ" if name == "ring" else "25/25 modes, >= 95% HQ",
         }
-    write_result("gan_modes", out)
+    write_result(args.name, out)
 
 
 if __name__ == "__main__":

@@ -64,7 +64,11 @@ def _parser() -> argparse.ArgumentParser:
         "train", help="train a GAN on a table (CSV or Parquet) or a GAN scenario (.yaml)"
     )
     tr.add_argument("data", type=Path)
-    tr.add_argument("--out", type=Path, required=True, help="folder for the checkpoint and metrics")
+    tr.add_argument(
+        "--out",
+        type=Path,
+        help="generator folder (default: reports/generators/<data name>, a new one per run)",
+    )
     tr.add_argument("--steps", type=int, default=None, help="generator steps (default 2000)")
     tr.add_argument("--loss", default=None, help="GAN loss (default non-saturating)")
     tr.add_argument("--pac", type=int, default=None, help="PacGAN packing (default 2)")
@@ -367,6 +371,15 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
     from parallel.gan.tabular import read_table
     from parallel.gan.train import CHECKPOINT, TrainConfig
 
+    if args.out is None and args.resume:
+        raise UserInputError("--resume needs --out: the folder of the run to continue")
+    if args.out is None:  # a fresh folder, never a used one
+        base = Path("reports") / "generators" / args.data.stem
+        out, k = base, 1
+        while out.exists():
+            k += 1
+            out = base.with_name(f"{base.name}-{k}")
+        args.out = out
     if args.data.suffix.lower() in (".yaml", ".yml"):
         return _train_scenario(args, console)
     df = read_table(args.data)

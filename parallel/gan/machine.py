@@ -30,7 +30,7 @@ from parallel.gan.scenario import GanScenario, train_config
 from parallel.gan.synth import CONFIG, ENCODER, SOURCE, _write_json, table_hash
 from parallel.gan.tabular import Categorical, Continuous, TableEncoder, read_table
 from parallel.gan.toy import TOYS, Toy
-from parallel.gan.train import Trainer
+from parallel.gan.train import Trainer, latent
 from parallel.judge import c2st, ks_complement, tv_complement, wasserstein1
 from parallel.quality import quality
 
@@ -137,7 +137,7 @@ class GanMachine:
         else:
             xr = torch.from_numpy(self.encoder.encode(real.iloc[:n], self._rng(_JUDGE, key, 2)))
         gen = torch.Generator().manual_seed(key + 1)
-        z = torch.randn(n, self.cfg.z_dim, generator=gen).to(tr.device)
+        z = latent(n, self.cfg, gen).to(tr.device)
         fake = tr.G(z)  # training mode: one-hot blocks as Gumbel-softmax, as D sees them
         d_real = tr.D(xr.to(tr.device)).float()
         d_fake = tr.D(fake).float()

@@ -25,7 +25,7 @@ import torch
 from parallel.errors import DataError, UserInputError
 from parallel.gan.nets import NetSpec, build, mlp_inference
 from parallel.gan.tabular import TableEncoder
-from parallel.gan.train import CHECKPOINT, TrainConfig, Trainer, pick_device
+from parallel.gan.train import CHECKPOINT, TrainConfig, Trainer, latent, pick_device
 
 CONFIG = "config.json"
 ENCODER = "encoder.json"
@@ -132,7 +132,7 @@ class TableSampler:
         self.device = pick_device(device)
         spec = NetSpec(
             (self.encoder.width,),
-            self.cfg.z_dim,
+            self.cfg.z_dim + self.cfg.z_categories,
             0,
             self.cfg.g_hidden,
             self.cfg.g_layers,
@@ -155,7 +155,7 @@ class TableSampler:
         ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
         torch_seed, np_seed = ss.generate_state(2, np.uint64)
         gen = torch.Generator().manual_seed(int(torch_seed) & (2**63 - 1))
-        z = torch.randn(n, self.cfg.z_dim, generator=gen).to(self.device)
+        z = latent(n, self.cfg, gen).to(self.device)
         net = self.G.net
         assert isinstance(net, torch.nn.Sequential)
         x = mlp_inference(net, z).float().cpu().numpy()  # (n, width)

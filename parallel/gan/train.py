@@ -78,7 +78,12 @@ class TrainConfig(BaseModel):
     n_critic: int = Field(1, ge=1)
     """Discriminator steps per generator step."""
     z_dim: int = Field(2, ge=1)
-    """Latent dimension."""
+    """Latent dimension (Gaussian part)."""
+    z_categories: int = Field(0, ge=0, le=1024)
+    """A discrete part of the latent: a one-hot of this many equally likely categories is
+    appended to the Gaussian noise (0 = none). A generator is continuous in its latent, so
+    disjoint modes otherwise need "bridges" of samples between them; a discrete latent lets
+    it place separate pieces without them."""
     g_hidden: int = Field(400, ge=1)
     """Generator width."""
     g_layers: int = Field(4, ge=1)
@@ -126,6 +131,16 @@ class TrainConfig(BaseModel):
         return hashlib.sha256(json.dumps(self.model_dump(), sort_keys=True).encode()).hexdigest()[
             :16
         ]
+
+
+def latent(n: int, cfg: TrainConfig, generator: torch.Generator) -> Tensor:
+    """``n`` latent vectors (n, z_dim + z_categories): Gaussian noise, then the one-hot of a
+    uniformly drawn category when ``cfg.z_categories`` > 0."""
+    z = torch.randn(n, cfg.z_dim, generator=generator)
+    if cfg.z_categories:
+        k = torch.randint(cfg.z_categories, (n,), generator=generator)
+        z = torch.cat([z, torch.nn.functional.one_hot(k, cfg.z_categories).float()], dim=1)
+    return z
 
 
 def pick_device(requested: str = "auto") -> torch.device:
@@ -201,7 +216,7 @@ class Trainer:
         torch.manual_seed(cfg.seed)  # initial weights only; training draws from self.gen
         spec = NetSpec(
             tuple(data.shape[1:]),
-            cfg.z_dim,
+            cfg.z_dim + cfg.z_categories,
             0 if ctx is None else ctx.shape[1],
             cfg.g_hidden,
             cfg.g_layers,
@@ -307,7 +322,7 @@ class Trainer:
         return x, c
 
     def _z(self, n: int) -> Tensor:
-        return torch.randn(n, self.cfg.z_dim, generator=self.gen).to(self.device)
+        return latent(n, self.cfg, self.gen).to(self.device)
 
     def _d(self, x: Tensor, ctx: Tensor | None = None) -> Tensor:
         return self.D(x, ctx)
@@ -425,7 +440,7 @@ class Trainer:
         """``n`` samples from the (EMA) generator, on CPU: (n, *sample_shape)."""
         g = self.G_ema if (ema and self.G_ema is not None) else self.G
         g.eval()
-        z = torch.randn(n, self.cfg.z_dim, generator=generator).to(self.device)
+        z = latent(n, self.cfg, generator).to(self.device)
         out = g(z, ctx.to(self.device) if ctx is not None else None).float().cpu()
         self.G.train()
         return out
@@ -436,5 +451,6 @@ __all__ = [
     "DivergenceError",
     "TrainConfig",
     "Trainer",
+    "latent",
     "pick_device",
 ]

@@ -73,3 +73,14 @@ def test_unknown_names_list_valid_ones() -> None:
         LOSSES.get("wgan-xyz")
     with pytest.raises(RegistryError, match="dcgan, gru, mlp"):
         NETS.get("transformer")
+
+
+def test_discrete_latent_appends_a_one_hot() -> None:
+    from parallel.gan.train import TrainConfig, latent
+
+    cfg = TrainConfig(z_dim=3, z_categories=5)
+    z = latent(400, cfg, torch.Generator().manual_seed(0))
+    assert z.shape == (400, 8)
+    one_hot = z[:, 3:]
+    assert torch.all(one_hot.sum(dim=1) == 1) and torch.all((one_hot == 0) | (one_hot == 1))
+    assert len(torch.unique(one_hot.argmax(dim=1))) == 5  # every category is drawn

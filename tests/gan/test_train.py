@@ -198,3 +198,12 @@ def test_cli_bad_inputs(tmp_path: Path, table: Path) -> None:
     assert res.returncode == 0, res.stderr
     assert "column 'b' is constant" in res.stdout
     assert not [r for r in results if "Traceback" in r.stderr]
+
+
+def test_train_without_out_makes_a_fresh_folder(table: Path, tmp_path: Path) -> None:
+    for expected in ("table", "table-2"):
+        res = run_cli("train", str(table), "--steps", "5", cwd=tmp_path)
+        assert res.returncode == 0, res.stderr
+        assert (tmp_path / "reports" / "generators" / expected / CHECKPOINT).is_file()
+    res = run_cli("train", str(table), "--resume", cwd=tmp_path)
+    assert res.returncode == 2 and "--resume needs --out" in res.stderr

@@ -28,6 +28,13 @@ def test_yaml_examples_validate(tmp_path: Path, i: int) -> None:
             (tmp_path / "data" / name).write_text("x\n1\n")
     p = tmp_path / "example.yaml"
     p.write_text(text)
+    if "\ngan:" in text:
+        from parallel.gan.scenario import load_gan
+
+        (tmp_path / "data" / "gan").mkdir(parents=True)
+        (tmp_path / "data" / "gan" / "vehicle_records.csv").write_text("a\n1\n")
+        assert load_gan(p).name
+        return
     sc = load(p)
     assert sc.name
 

@@ -85,15 +85,26 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
 
     gen = sub.add_parser("generate", help="write a big synthetic dataset as Parquet shards")
-    gen.add_argument("what", choices=["table", "driving"])
+    gen.add_argument("what", choices=["table", "driving", "vision"])
     gen.add_argument(
         "--from",
         dest="source",
         type=Path,
         required=True,
-        help="a generator folder (parallel train), or for driving a run folder (parallel run)",
+        help="a generator folder (parallel train); for driving a run folder (parallel run); "
+        "for vision a run folder or a scenario .yaml",
     )
-    gen.add_argument("--rows", type=int, required=True, help="rows to write")
+    gen.add_argument("--rows", type=int, help="table, driving: rows to write")
+    gen.add_argument("--frames", type=int, help="vision: frames to render")
+    gen.add_argument("--size", type=int, default=128, help="vision: frame size in pixels")
+    gen.add_argument("--view", choices=["bev", "camera"], default="bev", help="vision: the view")
+    gen.add_argument(
+        "--randomize",
+        nargs="*",
+        help="vision: lighting, palette, noise, blur, weather, jitter (comma or space "
+        "separated), all, or none",
+    )
+    gen.add_argument("--chunk-frames", type=int, default=250, help="vision: frames per chunk")
     gen.add_argument("--out", type=Path, required=True, help="dataset folder")
     gen.add_argument("--seed", type=int, default=0)
     gen.add_argument("--shard-rows", type=int, default=1_000_000, help="rows per Parquet shard")
@@ -427,6 +438,10 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
 def cmd_generate(args: argparse.Namespace, console: Console) -> int:
     from parallel.generate import generate_driving, generate_table
 
+    if args.what == "vision":
+        return _generate_vision(args, console)
+    if args.rows is None:
+        raise UserInputError(f"generate {args.what} needs --rows N")
     fn = generate_table if args.what == "table" else generate_driving
     with _progress(console, f"generating {args.what} rows") as bar:
         task = bar.add_task("rows", total=args.rows)
@@ -434,6 +449,28 @@ def cmd_generate(args: argparse.Namespace, console: Console) -> int:
     console.print(
         f"wrote {manifest['rows']:,} rows in {len(manifest['shards'])} shard(s) to {args.out} "
         f"(seed {manifest['seed']}; manifest {args.out / 'manifest.json'})"
+    )
+    return 0
+
+
+def _generate_vision(args: argparse.Namespace, console: Console) -> int:
+    import time
+
+    from parallel.vision.dataset import generate_vision
+
+    if args.frames is None:
+        raise UserInputError("generate vision needs --frames N")
+    if args.chunk_frames <= 0:
+        raise UserInputError(f"--chunk-frames {args.chunk_frames}: give a positive number")
+    t0 = time.perf_counter()
+    with _progress(console, "rendering frames") as bar:
+        task = bar.add_task("frames", total=args.frames)
+        manifest = generate_vision(args, lambda k, n: bar.update(task, completed=k, total=n))
+    wall = time.perf_counter() - t0
+    console.print(
+        f"wrote {manifest['frames']:,} labelled {args.size} px {args.view} frames to {args.out} "
+        f"in {wall:.1f} s ({manifest['frames'] / wall:.0f} frames/s; COCO parts in coco/, masks "
+        f"in masks/, counts in frames/)"
     )
     return 0
 

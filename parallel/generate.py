@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import torch
 
 from parallel.errors import DataError, UserInputError
 from parallel.observation import VEHICLE_SCHEMA
@@ -40,6 +42,8 @@ def generate_table(args: argparse.Namespace, progress: Progress | None = None) -
         UserInputError: bad options, or a folder that is not a generator or that holds a
             different dataset.
     """
+    import torch
+
     from parallel.gan.synth import TableSampler
 
     _check_rows(args)
@@ -96,12 +100,18 @@ def generate_driving(args: argparse.Namespace, progress: Progress | None = None)
     )
 
 
-def _driving_from_run(args: argparse.Namespace, progress: Progress | None) -> dict[str, Any]:
-    from parallel.executors import make_executor
+def run_world(run: Path) -> tuple[Any, Any, Any, dict[str, Any]]:
+    """(spec, params, plan, provenance) of a finished ``parallel run`` folder: its network,
+    its calibrated parameters and the plan it applied (or recommended).
+
+    Raises:
+        DataError: not a finished run folder.
+    """
     from parallel.scenario import Plan, load
     from parallel.world import Params, WorldSpec
 
-    run = args.source
+    if not (run / "scenario.resolved.yaml").is_file():
+        raise DataError(f"--from {run}: not a run folder (no scenario.resolved.yaml)")
     hist_path = run / "history.json"
     if not hist_path.is_file():
         raise DataError(f"--from {run}: the run did not finish (no history.json)")
@@ -122,14 +132,63 @@ def _driving_from_run(args: argparse.Namespace, progress: Progress | None) -> di
             str(run / "sumo" / "net.net.xml"),
         )
     fitted = final["params"]
+    # learned behaviours stay in the run; replicas here use the parametric models
+    beh = sc.artificial.behaviours.model_copy(update={"arrivals": "poisson", "speed": "normal"})
     origins = [k.split(".", 1)[1] for k in fitted if k.startswith("demand.")]
     params = Params(
         {o: fitted[f"demand.{o}"] for o in origins},
         fitted["saturation_headway_s"],
         fitted["speed.mean_kmh"],
         fitted["speed.sd_kmh"],
-        sc.artificial.behaviours,
-    ).with_flat({})
+        beh,
+    )
+    source = {
+        "kind": "artificial world",
+        "run": run.name,
+        "scenario": sc.name,
+        "plan": plan.label(),
+        "params": params.flat(),
+    }
+    return spec, params, plan, source
+
+
+def scenario_world(path: Path) -> tuple[Any, Any, Any, dict[str, Any]]:
+    """(spec, params, plan, provenance) of a scenario file: its initial plan and prior
+    parameters (demand from one observation of its actual world when the prior says
+    ``from_counts``)."""
+    from parallel.calibrate import demand_from_counts
+    from parallel.scenario import load
+    from parallel.world import Params, WorldSpec
+
+    sc = load(path)
+    spec, plan = WorldSpec.of(sc), sc.control.initial
+    prior = sc.artificial.params
+    if prior.demand == "from_counts":
+        from parallel.actual import make_actual
+
+        with tempfile.TemporaryDirectory() as tmp:
+            world = make_actual(sc, Path(tmp))
+            obs = world.observe(plan, np.random.SeedSequence(sc.seed, spawn_key=(1, 0)))
+            spec = replace(spec, net_file=getattr(world, "net_file", None) or spec.net_file)
+        demand = demand_from_counts(spec, obs)
+    else:
+        demand = dict(prior.demand)
+    params = Params.from_prior(prior, sc.artificial.behaviours, demand)
+    source = {
+        "kind": "scenario",
+        "scenario": sc.name,
+        "file": str(path),
+        "plan": plan.label(),
+        "params": params.flat(),
+    }
+    return spec, params, plan, source
+
+
+def _driving_from_run(args: argparse.Namespace, progress: Progress | None) -> dict[str, Any]:
+    from parallel.executors import make_executor
+
+    spec, params, plan, source = run_world(args.source)
+    run = args.source
     ex = make_executor(args.executor, args.workers)
 
     def batch(k: int, ss: np.random.SeedSequence) -> pa.Table:
@@ -170,13 +229,7 @@ def _driving_from_run(args: argparse.Namespace, progress: Progress | None) -> di
             rows=args.rows,
             seed=args.seed,
             schema=schema,
-            source={
-                "kind": "artificial world",
-                "run": run.name,
-                "scenario": sc.name,
-                "plan": plan.label(),
-                "params": params.flat(),
-            },
+            source=source,
             shard_rows=args.shard_rows,
             batch_rows=min(args.shard_rows, 20_000),
             progress=progress,

@@ -1,0 +1,297 @@
+"""``parallel generate vision``: labelled frames rendered from simulated traffic.
+
+The frames are cut into chunks (``--chunk-frames``, 250). Chunk ``c`` is one replication
+of the artificial world, seeded ``SeedSequence(seed, spawn_key=(c,))``, rendered at
+one-second steps after a minute of warm-up; chunks run on the executor, a wave at a time,
+so memory stays bounded. A chunk writes
+
+* ``images/NNNNNN.png`` and ``masks/NNNNNN.png`` (the semantic mask, classes in
+  ``manifest.json``), each through a temporary file and a rename;
+* ``coco/part-CCCCC.json``: COCO ``images``, ``annotations`` (``bbox`` as x, y, w, h in
+  pixels, ``category_id``, ``vehicle_id``, ``track_id``) and ``categories``;
+* ``frames/part-CCCCC.parquet``: one row per frame: time, visible vehicles per class
+  (the counts table) and every appearance setting drawn for it.
+
+``manifest.json`` lists the finished chunks with the checksum of their COCO part; running
+the same command again makes only the missing chunks, and a folder that holds another
+dataset is refused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from parallel.errors import DataError, UserInputError
+from parallel.shards import DatasetMismatchError, sha256_file
+
+MANIFEST = "manifest.json"
+WARMUP_S = 60.0
+Progress = Callable[[int, int], None]
+
+
+def _atomic_bytes(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _png(img: Any) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()
+
+
+def render_chunk(job: dict[str, Any]) -> dict[str, Any]:
+    """Simulate one replication and render its frames into ``job['out']``."""
+    from parallel.sim.model import simulate_driving
+    from parallel.sim.signals import Timing
+    from parallel.vision.render import BEV, Appearance, Camera
+    from parallel.vision.scene import CLASSES, Timeline
+
+    spec, params, plan = job["spec"], job["params"], job["plan"]
+    out, size, first, n = Path(job["out"]), job["size"], job["first_frame"], job["frames"]
+    ss = np.random.SeedSequence(job["seed"], spawn_key=(job["chunk"],))
+    sim_seed, look_seed = ss.spawn(2)
+    run = f"chunk{job['chunk']}"
+    topo = spec.topology()
+    timeline = Timeline(simulate_driving(spec, params, plan, sim_seed, run, topo), topo)
+    timing = Timing(plan, spec.control.lost_time_s)
+    view = BEV(topo, size) if job["view"] == "bev" else Camera(topo, size)
+    which = tuple(job["randomize"])
+    rng = np.random.default_rng(look_seed)
+    horizon = spec.t1 - spec.t0 - WARMUP_S
+    dt = min(1.0, horizon / max(n, 1))
+    images, annotations, rows = [], [], []
+    for k in range(n):
+        frame = first + k
+        t = spec.t0 + WARMUP_S + k * dt
+        app = (
+            Appearance.draw(rng, which)
+            if which
+            else Appearance(vehicle_palette_seed=int(rng.integers(2**31)))
+        )
+        veh = timeline.at(t)
+        img, mask, box, visible = view.render(veh, timing, t, app)
+        name = f"{frame:06d}.png"
+        _atomic_bytes(out / "images" / name, _png(img))
+        _atomic_bytes(out / "masks" / name, _png(mask))
+        images.append(
+            {
+                "id": frame,
+                "file_name": f"images/{name}",
+                "mask_file": f"masks/{name}",
+                "width": size,
+                "height": size,
+                "time_s": t,
+                "run": run,
+            }
+        )
+        counts = dict.fromkeys(CLASSES, 0)
+        for no, i in enumerate(np.flatnonzero(visible), start=1):
+            x0, y0, x1, y1 = (float(v) for v in box[i])
+            annotations.append(
+                {
+                    "id": frame * 1000 + no,
+                    "image_id": frame,
+                    "category_id": int(veh.cls[i]) + 1,
+                    "bbox": [round(x0, 3), round(y0, 3), round(x1 - x0, 3), round(y1 - y0, 3)],
+                    "area": round((x1 - x0) * (y1 - y0), 3),
+                    "iscrowd": 0,
+                    "vehicle_id": int(veh.vehicle_id[i]),
+                    "track_id": int(veh.track[i]),
+                }
+            )
+            counts[CLASSES[veh.cls[i]]] += 1
+        rows.append(
+            {
+                "frame": frame,
+                "time_s": t,
+                "run": run,
+                "on_network": len(veh),
+                "visible": int(visible.sum()),
+                **{f"n_{c}": v for c, v in counts.items()},
+                **app.record(),
+            }
+        )
+    return {"chunk": job["chunk"], "images": images, "annotations": annotations, "rows": rows}
+
+
+def _categories() -> list[dict[str, Any]]:
+    from parallel.vision.scene import CLASSES
+
+    return [{"id": i + 1, "name": c, "supercategory": "vehicle"} for i, c in enumerate(CLASSES)]
+
+
+def _world(source: Path) -> tuple[Any, Any, Any, dict[str, Any]]:
+    """(spec, params, plan, provenance) from a run folder or a scenario file."""
+    from parallel.generate import run_world
+
+    if source.is_dir():
+        return run_world(source)
+    if source.suffix.lower() in (".yaml", ".yml") and source.is_file():
+        from parallel.generate import scenario_world
+
+        return scenario_world(source)
+    raise DataError(f"--from {source}: give a run folder (from `parallel run`) or a scenario .yaml")
+
+
+def generate_vision(args: argparse.Namespace, progress: Progress | None = None) -> dict[str, Any]:
+    """Render ``args.frames`` labelled frames into ``args.out``; returns the manifest.
+
+    Raises:
+        UserInputError: bad options, a bad source, or a folder holding another dataset.
+    """
+    from parallel.executors import make_executor
+    from parallel.vision.render import MASK_CLASSES
+
+    if args.frames <= 0:
+        raise UserInputError(f"--frames {args.frames}: give a positive number of frames")
+    if not 32 <= args.size <= 1024:
+        raise UserInputError(f"--size {args.size}: give a size from 32 to 1024 pixels")
+    which = _parse_randomize(args.randomize)
+    spec, params, plan, source = _world(args.source)
+    out: Path = args.out
+    if out.exists() and not out.is_dir():
+        raise UserInputError(f"--out {out}: exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    manifest: dict[str, Any] = {
+        "frames": args.frames,
+        "seed": args.seed,
+        "size": args.size,
+        "view": args.view,
+        "randomize": list(which),
+        "chunk_frames": args.chunk_frames,
+        "source": source,
+        "categories": _categories(),
+        "mask_classes": MASK_CLASSES,
+        "seed_scheme": "chunk c: SeedSequence(seed, spawn_key=(c,)); simulation and looks spawned from it",
+        "complete": False,
+        "chunks": [],
+    }
+    ident = ("frames", "seed", "size", "view", "randomize", "chunk_frames", "source")
+    done: dict[int, dict[str, Any]] = {}
+    if (out / MANIFEST).is_file():
+        old = json.loads((out / MANIFEST).read_text())
+        diff = [
+            f"{k}: {old.get(k)!r} -> {manifest[k]!r}" for k in ident if old.get(k) != manifest[k]
+        ]
+        if diff:
+            raise DatasetMismatchError(
+                f"--out {out} holds a different dataset; refusing to write into it. "
+                f"Differences: {'; '.join(diff)}. Give a new folder"
+            )
+        done = {c["index"]: c for c in old["chunks"]}
+    elif any(p for p in out.iterdir() if not p.name.startswith(".")):
+        raise UserInputError(
+            f"--out {out} is a non-empty folder without a {MANIFEST}; give a new or empty folder"
+        )
+    for sub in ("images", "masks", "coco", "frames"):
+        (out / sub).mkdir(exist_ok=True)
+        for stray in (out / sub).glob(".*.tmp"):
+            stray.unlink()
+    n_chunks = -(-args.frames // args.chunk_frames)
+    jobs = []
+    for c in range(n_chunks):
+        prev = done.get(c)
+        if (
+            prev
+            and (out / prev["coco"]).is_file()
+            and sha256_file(out / prev["coco"]) == prev["sha256"]
+        ):
+            manifest["chunks"].append(prev)
+            continue
+        jobs.append(
+            {
+                "spec": spec,
+                "params": params,
+                "plan": plan,
+                "seed": args.seed,
+                "chunk": c,
+                "first_frame": c * args.chunk_frames,
+                "frames": min(args.chunk_frames, args.frames - c * args.chunk_frames),
+                "size": args.size,
+                "view": args.view,
+                "randomize": which,
+                "out": str(out),
+            }
+        )
+    made = sum(c["frames"] for c in manifest["chunks"])
+    if progress:
+        progress(made, args.frames)
+    ex = make_executor(args.executor, args.workers)
+    try:
+        wave = max(ex.workers, 1) * 2
+        for start in range(0, len(jobs), wave):
+            for res in ex.map(render_chunk, jobs[start : start + wave]):
+                c = res["chunk"]
+                coco = {
+                    "images": res["images"],
+                    "annotations": res["annotations"],
+                    "categories": _categories(),
+                }
+                rel = f"coco/part-{c:05d}.json"
+                _atomic_bytes(out / rel, json.dumps(coco).encode())
+                _atomic_bytes(
+                    out / f"frames/part-{c:05d}.parquet", _parquet(pd.DataFrame(res["rows"]))
+                )
+                manifest["chunks"].append(
+                    {
+                        "index": c,
+                        "frames": len(res["images"]),
+                        "coco": rel,
+                        "sha256": hashlib.sha256((out / rel).read_bytes()).hexdigest(),
+                    }
+                )
+                manifest["chunks"].sort(key=lambda x: x["index"])
+                _atomic_bytes(out / MANIFEST, json.dumps(manifest, indent=1).encode())
+                made += len(res["images"])
+                if progress:
+                    progress(made, args.frames)
+    finally:
+        ex.close()
+    manifest["complete"] = True
+    _atomic_bytes(out / MANIFEST, json.dumps(manifest, indent=1).encode())
+    return manifest
+
+
+def _parquet(df: pd.DataFrame) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    df.to_parquet(buf, index=False)
+    return buf.getvalue()
+
+
+def _parse_randomize(values: list[str] | None) -> tuple[str, ...]:
+    from parallel.vision.render import RANDOMIZE
+
+    if not values:
+        return ()
+    items = [v.strip() for item in values for v in item.split(",") if v.strip()]
+    if items == ["all"]:
+        return RANDOMIZE
+    if items == ["none"]:
+        return ()
+    bad = [v for v in items if v not in RANDOMIZE]
+    if bad:
+        raise UserInputError(
+            f"--randomize {', '.join(bad)}: unknown; choose from {', '.join(RANDOMIZE)}, all or none"
+        )
+    return tuple(v for v in RANDOMIZE if v in items)

@@ -83,9 +83,10 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--checkpoint-every", type=int, default=None)
     tr.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     tr.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
+    tr.add_argument("--size", type=int, default=32, help="image folders: 32 or 64 px")
 
     gen = sub.add_parser("generate", help="write a big synthetic dataset as Parquet shards")
-    gen.add_argument("what", choices=["table", "driving", "vision"])
+    gen.add_argument("what", choices=["table", "driving", "vision", "images"])
     gen.add_argument(
         "--from",
         dest="source",
@@ -96,6 +97,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     gen.add_argument("--rows", type=int, help="table, driving: rows to write")
     gen.add_argument("--frames", type=int, help="vision: frames to render")
+    gen.add_argument("--per-class", type=int, help="images: images per class")
     gen.add_argument("--size", type=int, default=128, help="vision: frame size in pixels")
     gen.add_argument("--view", choices=["bev", "camera"], default="bev", help="vision: the view")
     gen.add_argument(
@@ -393,6 +395,8 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
         args.out = out
     if args.data.suffix.lower() in (".yaml", ".yml"):
         return _train_scenario(args, console)
+    if args.data.is_dir():
+        return _train_images(args, console)
     df = read_table(args.data)
     opts: dict[str, Any] = dict(TABLE_DEFAULTS)
     for key in ("steps", "loss", "pac", "seed", "checkpoint_every", "batch_size"):
@@ -435,11 +439,66 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _train_images(args: argparse.Namespace, console: Console) -> int:
+    """``parallel train IMAGES_DIR``: the class-conditional image GAN."""
+    from pydantic import ValidationError
+
+    from parallel.gan.images import IMAGE_DEFAULTS, fit_images
+    from parallel.gan.train import CHECKPOINT, TrainConfig
+
+    opts: dict[str, Any] = dict(IMAGE_DEFAULTS)
+    for key in ("steps", "loss", "pac", "seed", "checkpoint_every", "batch_size"):
+        if getattr(args, key) is not None:
+            opts[key] = getattr(args, key)
+    try:
+        cfg = TrainConfig(**opts)
+    except ValidationError as exc:
+        e = exc.errors()[0]
+        raise UserInputError(f"--{'-'.join(map(str, e['loc']))}: {e['msg']}") from None
+    if (args.out / CHECKPOINT).is_file() and not args.resume:
+        raise UserInputError(
+            f"--out {args.out} already holds a checkpoint; pass --resume to continue it, or "
+            "give a new folder"
+        )
+    with _progress(console, "training") as bar:
+        task = bar.add_task("train", total=cfg.steps)
+        trainer, classes, notes = fit_images(
+            args.data,
+            args.out,
+            cfg,
+            size=args.size,
+            device=args.device,
+            resume=args.resume,
+            progress=lambda k, n: bar.update(task, completed=k),
+        )
+    if trainer.resumed_from is not None:
+        console.print(f"resuming from step {trainer.resumed_from}")
+    for note in notes:
+        console.print(f"note: {note}")
+    console.print(
+        f"trained {cfg.steps} steps on {len(trainer.data)} images of {len(classes)} classes "
+        f"({trainer.device}); generator in {args.out}. Next: parallel generate images "
+        f"--from {args.out} --per-class 1000 --out DATASET"
+    )
+    return 0
+
+
 def cmd_generate(args: argparse.Namespace, console: Console) -> int:
     from parallel.generate import generate_driving, generate_table
 
     if args.what == "vision":
         return _generate_vision(args, console)
+    if args.what == "images":
+        from parallel.generate import generate_images
+
+        with _progress(console, "generating images") as bar:
+            task = bar.add_task("images", total=None)
+            manifest = generate_images(args, lambda k, n: bar.update(task, completed=k, total=n))
+        console.print(
+            f"wrote {manifest['rows']:,} images ({args.per_class} per class) to {args.out} "
+            f"(Parquet shards under data/: label, class_index, png)"
+        )
+        return 0
     if args.rows is None:
         raise UserInputError(f"generate {args.what} needs --rows N")
     fn = generate_table if args.what == "table" else generate_driving

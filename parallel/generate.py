@@ -244,3 +244,37 @@ def _replicate(item: tuple[Any, ...]) -> pa.Table:
 
     spec, params, plan, seed, run = item
     return simulate_driving(spec, params, plan, seed, run)
+
+
+def generate_images(args: argparse.Namespace, progress: Progress | None = None) -> dict[str, Any]:
+    """``args.per_class`` images of every class from the image generator ``args.source``,
+    as Parquet shards (``label``, ``class_index``, ``png``) with a manifest.
+
+    Raises:
+        UserInputError: bad options, a folder that is not an image generator, or one that
+            holds a different dataset.
+    """
+    from parallel.gan.images import ImageSampler
+
+    if args.per_class is None or args.per_class <= 0:
+        raise UserInputError(f"--per-class {args.per_class}: give a positive number of images")
+    sampler = ImageSampler(args.source, args.device)
+    n_cls = len(sampler.classes)
+    batch_rows = n_cls * max(1, 256 // n_cls)  # whole rounds of classes per batch
+    return write_shards(
+        args.out,
+        sampler.batch(),
+        rows=args.per_class * n_cls,
+        seed=args.seed,
+        schema={"label": "dictionary<string>", "class_index": "int32", "png": "binary (PNG)"},
+        source={
+            "kind": "image generator",
+            "checkpoint_sha256": sha256_file(args.source / "checkpoint.pt"),
+            "classes": sampler.classes,
+            "trained_on": sampler.meta["source"],
+        },
+        shard_rows=batch_rows * 40,
+        batch_rows=batch_rows,
+        progress=progress,
+        extra={"per_class": args.per_class, "size": sampler.meta["size"]},
+    )

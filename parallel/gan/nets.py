@@ -39,6 +39,7 @@ class NetSpec:
     spectral_norm: bool = False
     softmax_spans: tuple[tuple[int, int], ...] = ()  # (start, width) one-hot blocks (tables)
     tau: float = 0.2  # Gumbel-softmax temperature for those blocks
+    width: int = 64  # base channel width of the conv nets
 
 
 def _maybe_sn(layer: nn.Module, on: bool) -> nn.Module:
@@ -249,7 +250,7 @@ Builder = Callable[[NetSpec], tuple[nn.Module, nn.Module]]
 NETS: Registry[Builder] = Registry("network")
 NETS.add("mlp", lambda s: (MLPGenerator(s), MLPDiscriminator(s)))
 NETS.add("table", lambda s: (TableGenerator(s), MLPDiscriminator(s)))
-NETS.add("dcgan", lambda s: (DCGANGenerator(s), DCGANDiscriminator(s)))
+NETS.add("dcgan", lambda s: (DCGANGenerator(s, s.width), DCGANDiscriminator(s, s.width)))
 NETS.add("gru", lambda s: (GRUGenerator(s), GRUDiscriminator(s)))
 
 

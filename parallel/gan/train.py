@@ -28,13 +28,14 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from torch import Tensor
 
 from parallel.errors import RunError, UserInputError
+from parallel.gan.augment import diff_augment
 from parallel.gan.losses import LOSSES, gradient_penalty, r1_penalty
 from parallel.gan.nets import NETS, NetSpec, build
 
@@ -98,6 +99,11 @@ class TrainConfig(BaseModel):
     """PacGAN packing: samples the discriminator judges together."""
     spectral_norm: bool = False
     """Spectral normalisation on the discriminator's layers."""
+    width: int = Field(64, ge=4, le=512)
+    """Base channel width of the convolutional nets (dcgan)."""
+    augment: Literal["none", "diffaugment"] = "none"
+    """Augment real and generated samples alike before D sees them (images: DiffAugment's
+    colour, translation and cutout), for training on few samples."""
     gp_weight: float = Field(10.0, ge=0)
     """Weight of the WGAN-GP gradient penalty (wgan-gp loss only)."""
     r1_weight: float = Field(0.0, ge=0)
@@ -226,6 +232,7 @@ class Trainer:
             cfg.pac,
             cfg.spectral_norm,
             softmax_spans,
+            width=cfg.width,
         )
         g, d = build(cfg.net, spec)
         self.G, self.D = g.to(self.device), d.to(self.device)
@@ -349,6 +356,8 @@ class Trainer:
             with torch.no_grad(), self._autocast():
                 fake = self.G(self._z(real.shape[0]), c)
             fake = fake.float()
+            if cfg.augment == "diffaugment":
+                real, fake = diff_augment(real, self.gen), diff_augment(fake, self.gen)
             with self._autocast():
                 d_real = self.D(real, c).float()
                 d_fake = self.D(fake, c).float()
@@ -371,6 +380,8 @@ class Trainer:
         _, c = self._batch()
         with self._autocast():
             fake = self.G(self._z(cfg.batch_size), c)
+            if cfg.augment == "diffaugment":
+                fake = diff_augment(fake, self.gen)
             g_loss = loss.g_loss(self.D(fake, c).float())
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()

@@ -1,0 +1,96 @@
+"""The class-conditional image GAN: ImageFolder checks, DiffAugment, training and
+`parallel generate images`."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from PIL import Image
+
+from parallel.errors import DataError
+from parallel.gan.augment import diff_augment
+from parallel.gan.images import read_image_folder
+from tests.conftest import run_cli
+
+
+def _folder(root: Path, classes: int = 3, per: int = 6, size: tuple[int, int] = (16, 16)) -> Path:
+    rng = np.random.default_rng(0)
+    for c in range(classes):
+        (root / f"class{c}").mkdir(parents=True)
+        for i in range(per):
+            a = np.full(size, 40 + 60 * c, np.uint8) + rng.integers(0, 20, size, dtype=np.uint8)
+            Image.fromarray(a).save(root / f"class{c}" / f"{i}.png")
+    return root
+
+
+def test_folder_is_read_scaled_and_labelled(tmp_path: Path) -> None:
+    x, y, classes, notes = read_image_folder(_folder(tmp_path / "f"), 32)
+    assert x.shape == (18, 1, 32, 32) and classes == ["class0", "class1", "class2"]
+    assert float(x.min()) >= -1 and float(x.max()) <= 1
+    assert torch.equal(torch.bincount(y), torch.tensor([6, 6, 6]))
+    assert notes == ["images of 16x16 were resized to 32x32"]
+    # class means follow the pixel values the folders were made with
+    means = [float(x[y == k].mean()) for k in range(3)]
+    assert means[0] < means[1] < means[2]
+
+
+def test_bad_folders(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="no images found"):
+        read_image_folder(tmp_path / "empty")
+    with pytest.raises(DataError, match="only one class"):
+        read_image_folder(_folder(tmp_path / "one", classes=1))
+    broken = _folder(tmp_path / "broken")
+    (broken / "class1" / "bad.png").write_bytes(b"not a png")
+    with pytest.raises(DataError, match=r"1 unreadable image\(s\): class1/bad.png"):
+        read_image_folder(broken)
+    mixed = _folder(tmp_path / "mixed")
+    Image.fromarray(np.zeros((20, 24), np.uint8)).save(mixed / "class2" / "wide.png")
+    _, _, _, notes = read_image_folder(mixed, 32)
+    assert "mixed sizes" in notes[0] and "16x16 (18)" in notes[0] and "24x20 (1)" in notes[0]
+
+
+def test_diff_augment_is_seeded_and_differentiable() -> None:
+    leaf = torch.rand(4, 3, 16, 16, requires_grad=True)
+    x = leaf * 2 - 1
+    a = diff_augment(x, torch.Generator().manual_seed(1))
+    b = diff_augment(x, torch.Generator().manual_seed(1))
+    assert a.shape == x.shape and torch.equal(a, b)
+    assert not torch.equal(a, diff_augment(x, torch.Generator().manual_seed(2)))
+    a.sum().backward()
+    assert leaf.grad is not None and torch.isfinite(leaf.grad).all() and leaf.grad.abs().sum() > 0
+
+
+def test_train_and_generate_images(tmp_path: Path) -> None:
+    src = _folder(tmp_path / "f")
+    res = run_cli("train", str(src), "--out", str(tmp_path / "g"), "--steps", "8")
+    assert res.returncode == 0, res.stderr
+    assert "resized to 32x32" in res.stdout
+    out = tmp_path / "ds"
+    res = run_cli(
+        "generate", "images", "--from", str(tmp_path / "g"), "--per-class", "5", "--out", str(out)
+    )
+    assert res.returncode == 0, res.stderr
+    m = json.loads((out / "manifest.json").read_text())
+    assert (
+        m["rows"] == 15
+        and m["complete"]
+        and m["source"]["classes"] == ["class0", "class1", "class2"]
+    )
+    df = pd.read_parquet(out / "data")
+    assert df["label"].astype(str).value_counts().to_dict() == {
+        "class0": 5,
+        "class1": 5,
+        "class2": 5,
+    }
+    im = Image.open(io.BytesIO(df["png"].iloc[0]))
+    assert im.size == (32, 32)
+    for bad in (tmp_path / "nothing", _folder(tmp_path / "solo", classes=1)):
+        res = run_cli("train", str(bad), "--out", str(tmp_path / "x"))
+        assert res.returncode == 2 and "Traceback" not in res.stderr

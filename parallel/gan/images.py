@@ -42,7 +42,7 @@ IMAGE_DEFAULTS: dict[str, Any] = {
     "beta2": 0.9,
     "z_dim": 64,
     "width": 32,
-    "ema": 0.999,
+    "ema": 0.99,
     "checkpoint_every": 250,
     "log_every": 25,
 }

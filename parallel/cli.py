@@ -114,6 +114,18 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--executor", choices=EXECUTORS.names(), default="process")
     gen.add_argument("--workers", type=int, help="worker processes (default: all cores)")
 
+    ev = sub.add_parser("evaluate", help="fidelity and utility of synthetic images")
+    ev.add_argument("what", choices=["vision"])
+    ev.add_argument("--real", type=Path, required=True, help="held-out real images (ImageFolder)")
+    ev.add_argument(
+        "--synthetic", type=Path, required=True, help="`generate images` output or an ImageFolder"
+    )
+    ev.add_argument("--out", type=Path, required=True, help="report folder")
+    ev.add_argument(
+        "--train", type=Path, help="the small real training set (for TSTR and the baseline)"
+    )
+    ev.add_argument("--seed", type=int, default=0)
+
     rep = sub.add_parser("report", help="re-render the report of a finished run")
     rep.add_argument("run_dir", type=Path)
     return p
@@ -534,6 +546,27 @@ def _generate_vision(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def cmd_evaluate(args: argparse.Namespace, console: Console) -> int:
+    from parallel.vision.evaluate import evaluate
+
+    with console.status("training the feature network and the TSTR classifiers ..."):
+        m = evaluate(args.real, args.synthetic, args.out, args.train, args.seed)
+    s = m["synthetic"]
+    console.print(
+        f"synthetic: Fréchet {s['frechet']:.2f}, precision {s['precision']:.3f}, recall "
+        f"{s['recall']:.3f}; TSTR accuracy on held-out real "
+        + ", ".join(f"{k} {v:.3f}" for k, v in m["tstr"].items())
+    )
+    if "noisy_copies_baseline" in m:
+        b = m["noisy_copies_baseline"]
+        console.print(
+            f"baseline (noisy copies of the small real set): Fréchet {b['frechet']:.2f}, "
+            f"precision {b['precision']:.3f}, recall {b['recall']:.3f}"
+        )
+    console.print(f"Report: {args.out / 'report.html'}")
+    return 0
+
+
 def cmd_report(args: argparse.Namespace, console: Console) -> int:
     import json as _json
 
@@ -569,6 +602,7 @@ def main(argv: list[str] | None = None) -> int:
         "record": cmd_record,
         "train": cmd_train,
         "generate": cmd_generate,
+        "evaluate": cmd_evaluate,
         "report": cmd_report,
     }
     try:

@@ -94,3 +94,36 @@ def test_train_and_generate_images(tmp_path: Path) -> None:
     for bad in (tmp_path / "nothing", _folder(tmp_path / "solo", classes=1)):
         res = run_cli("train", str(bad), "--out", str(tmp_path / "x"))
         assert res.returncode == 2 and "Traceback" not in res.stderr
+
+
+def test_evaluate_scores_fidelity_and_utility(tmp_path: Path) -> None:
+    """A synthetic set equal to held-out real images scores better than pure noise."""
+    from parallel.vision.evaluate import evaluate, frechet, precision_recall
+
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=(400, 8))
+    assert frechet(a, a) == pytest.approx(0.0, abs=1e-6)
+    assert frechet(a, a + 3) > 50
+    p, r = precision_recall(a[:200], a[200:])
+    assert p > 0.8 and r > 0.8
+    p, r = precision_recall(a[:200], a[200:] + 10)
+    assert p == 0.0 and r == 0.0
+    real = _folder(tmp_path / "real", per=30)
+    train = _folder(tmp_path / "train", per=4)
+    good = evaluate(
+        real, _folder(tmp_path / "same", per=30), tmp_path / "e1", train, classifier_steps=60
+    )
+    noise = tmp_path / "noise"
+    for c in range(3):
+        (noise / f"class{c}").mkdir(parents=True)
+        for i in range(30):
+            Image.fromarray(rng.integers(0, 255, (16, 16), dtype=np.uint8)).save(
+                noise / f"class{c}" / f"{i}.png"
+            )
+    bad = evaluate(real, noise, tmp_path / "e2", train, classifier_steps=60)
+    assert good["synthetic"]["frechet"] < bad["synthetic"]["frechet"]
+    assert good["tstr"]["synthetic_only"] > bad["tstr"]["synthetic_only"]
+    assert {"small_real_only", "small_real_plus_synthetic"} <= set(good["tstr"])
+    assert "noisy_copies_baseline" in good
+    html = (tmp_path / "e1" / "report.html").read_text()
+    assert "TSTR" in html and "not Inception" in html and html.count("data:image/png") == 2

@@ -81,21 +81,28 @@ def main() -> None:
                 m = evaluate(held_dir, syn_dir, base / "eval", train_dir, seed)
                 runs.append({**m, "gan_train_s": train_s})
                 print(f"n={n} seed={seed}: {m['tstr']}", flush=True)
-            t = {k: [r["tstr"][k] for r in runs] for k in runs[0]["tstr"]}
-            gain = [a - b for a, b in zip(t["small_real_plus_synthetic"], t["small_real_only"])]
-            results[str(n)] = {
-                "tstr": {k: _ms(v) for k, v in t.items()},
-                "gain_real_plus_synthetic_minus_real": _ms(gain),
-                "synthetic": {
-                    k: _ms([r["synthetic"][k] for r in runs])
-                    for k in ("frechet", "precision", "recall")
-                },
-                "noisy_copies_baseline": {
-                    k: _ms([r["noisy_copies_baseline"][k] for r in runs])
-                    for k in ("frechet", "precision", "recall")
-                },
-                "gan_train_s": _ms([r["gan_train_s"] for r in runs]),
-            }
+                results[str(n)] = _summary(runs)
+                _save(args, results)
+
+
+def _summary(runs: list[dict]) -> dict:
+    """Mean ± s.e. over the seeds done so far."""
+    t = {k: [r["tstr"][k] for r in runs] for k in runs[0]["tstr"]}
+    gain = [a - b for a, b in zip(t["small_real_plus_synthetic"], t["small_real_only"])]
+    fid = ("frechet", "precision", "recall")
+    return {
+        "seeds_done": len(runs),
+        "tstr": {k: _ms(v) for k, v in t.items()},
+        "gain_real_plus_synthetic_minus_real": _ms(gain),
+        "synthetic": {k: _ms([r["synthetic"][k] for r in runs]) for k in fid},
+        "noisy_copies_baseline": {
+            k: _ms([r["noisy_copies_baseline"][k] for r in runs]) for k in fid
+        },
+        "gan_train_s": _ms([r["gan_train_s"] for r in runs]),
+    }
+
+
+def _save(args: argparse.Namespace, results: dict) -> None:
     write_result(
         "digits",
         {

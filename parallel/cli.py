@@ -131,17 +131,22 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if getattr(args, "seed", None) is not None:
-        out["seed"] = args.seed
-    if getattr(args, "rounds", None) is not None:
-        out["loop.rounds"] = args.rounds
-    if getattr(args, "executor", None) is not None:
-        out["executor.kind"] = args.executor
-    if getattr(args, "workers", None) is not None:
-        out["executor.workers"] = args.workers
-    return out
+#: command-line option -> the scenario key it overrides
+TRAFFIC_OVERRIDES = {
+    "seed": "seed",
+    "rounds": "loop.rounds",
+    "executor": "executor.kind",
+    "workers": "executor.workers",
+}
+GAN_OVERRIDES = {"seed": "seed", "rounds": "loop.rounds", "steps": "gan.train.steps"}
+
+
+def _overrides(
+    args: argparse.Namespace, keys: dict[str, str] = TRAFFIC_OVERRIDES
+) -> dict[str, Any]:
+    return {
+        key: getattr(args, opt) for opt, key in keys.items() if getattr(args, opt, None) is not None
+    }
 
 
 def cmd_validate(args: argparse.Namespace, console: Console) -> int:
@@ -268,22 +273,11 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def _gan_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if getattr(args, "seed", None) is not None:
-        out["seed"] = args.seed
-    if getattr(args, "rounds", None) is not None:
-        out["loop.rounds"] = args.rounds
-    if getattr(args, "steps", None) is not None:
-        out["gan.train.steps"] = args.steps
-    return out
-
-
 def _run_gan(args: argparse.Namespace, console: Console) -> int:
     from parallel.gan.runner import run_gan
     from parallel.gan.scenario import load_gan
 
-    sc = load_gan(args.scenario, _gan_overrides(args))
+    sc = load_gan(args.scenario, _overrides(args, GAN_OVERRIDES))
     quiet = args.quiet or not console.is_terminal
     with _progress(console, "training") as bar:
         bar.disable = quiet
@@ -334,7 +328,7 @@ def _train_scenario(args: argparse.Namespace, console: Console) -> int:
     from parallel.gan.scenario import load_gan
     from parallel.gan.train import CHECKPOINT
 
-    sc = load_gan(args.data, _gan_overrides(args) | ({"loop.rounds": 1}))
+    sc = load_gan(args.data, _overrides(args, GAN_OVERRIDES) | ({"loop.rounds": 1}))
     if (args.out / CHECKPOINT).is_file() and not args.resume:
         raise UserInputError(
             f"--out {args.out} already holds a checkpoint; pass --resume to continue "

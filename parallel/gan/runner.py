@@ -33,7 +33,7 @@ def _metrics(rounds: list[dict[str, Any]], final: dict[str, Any]) -> pd.DataFram
             "step": r["step"],
             "c2st_auc": r["c2st_auc"],
             "c2st_p": r["c2st_p"],
-            **{f"d_{k[2:]}" if k.startswith("d_") else k: v for k, v in r["discriminator"].items()},
+            **r["discriminator"],
         }
         if "quality" in r:
             row.update(r["quality"])

@@ -11,9 +11,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -42,8 +44,6 @@ def generate_table(args: argparse.Namespace, progress: Progress | None = None) -
         UserInputError: bad options, or a folder that is not a generator or that holds a
             different dataset.
     """
-    import torch
-
     from parallel.gan.synth import TableSampler
 
     _check_rows(args)
@@ -52,20 +52,16 @@ def generate_table(args: argparse.Namespace, progress: Progress | None = None) -
             f"--from {args.source}: no such folder; give a `parallel train` --out folder"
         )
     sampler = TableSampler(args.source, args.device)
-    # On CPU, one torch thread per batch and batches in parallel threads beat one batch
-    # on all threads: decoding and drawing noise are single-threaded (1.2M vs 0.8M rows/s).
-    before = torch.get_num_threads()
-    threads = max(1, before) if sampler.device.type == "cpu" else 1
-    if sampler.device.type == "cpu":
-        torch.set_num_threads(1)
     source = {
         "kind": "table generator",
-        "checkpoint_sha256": sha256_file(args.source / "checkpoint.pt"),
-        "config_hash": sampler.cfg.digest(),
+        "checkpoint_sha256": sampler.checkpoint_sha256,
+        "config_hash": sampler.config_digest,
         "step": sampler.step,
         "trained_on": sampler.source,
     }
-    try:
+    with _one_blas_thread(sampler.backend):
+        # one BLAS thread per batch and batches in parallel threads beat one batch on all
+        # threads: decoding and drawing noise are single-threaded (1.2M vs 0.8M rows/s)
         return write_shards(
             args.out,
             sampler.sample,
@@ -77,8 +73,25 @@ def generate_table(args: argparse.Namespace, progress: Progress | None = None) -
             batch_rows=min(args.shard_rows, 50_000),
             progress=progress,
             extra={"generator_folder": str(args.source), "notes": sampler.encoder.notes},
-            threads=threads,
+            threads=(os.cpu_count() or 1) if sampler.on_cpu else 1,
         )
+
+
+@contextlib.contextmanager
+def _one_blas_thread(backend: str) -> Iterator[None]:
+    """Limit numpy's BLAS (numpy backend) or torch to one thread per call, then restore."""
+    if backend == "numpy":
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1, user_api="blas"):
+            yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
     finally:
         torch.set_num_threads(before)
 

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from parallel.behaviours import Sampler
+from parallel.gan.numpy_mlp import NumpyMLP
 
 KINDS = ("arrivals", "speed")
 _NORMALISE_N = 20_000  # samples used to fix each origin's mean on the learned scale
@@ -156,14 +157,7 @@ def train(
         )
         tr.fit()
         g = tr.G_ema if tr.G_ema is not None else tr.G
-        layers = [m for m in g.modules() if isinstance(m, torch.nn.Linear)]
-        weights = [
-            (
-                m.weight.detach().numpy().T.astype(np.float64).copy(),
-                m.bias.detach().numpy().astype(np.float64).copy(),
-            )
-            for m in layers
-        ]
+        weights = NumpyMLP.from_torch(g, np.float64).weights
     lb = LearnedBehaviour(kind, list(origins), weights, cfg.z_dim, mu, sd, len(data))
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(99,)))
     lb.mean_exp = {o: float(np.exp(lb.raw(o, rng, _NORMALISE_N)).mean()) for o in origins}

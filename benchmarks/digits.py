@@ -11,11 +11,17 @@ seeds and the gain of adding synthetic images.
 
     python -m benchmarks.digits [--seeds 5] [--per-class 10] [--steps 1000]
     python -m benchmarks.digits --per-class 5 10 20 50      # the augmentation curve
+
+Sizes already in ``benchmarks/results/digits.json`` from an earlier run with the same GAN
+settings are kept (each size records its own command, seeds and git revision), so the
+curve can be measured a size at a time.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -25,9 +31,10 @@ import torch
 from PIL import Image
 from sklearn.datasets import load_digits
 
-from benchmarks._common import write_result
+from benchmarks._common import RESULTS, write_result
 from parallel.gan.images import IMAGE_DEFAULTS, ImageSampler, fit_images
 from parallel.gan.train import TrainConfig
+from parallel.runfolder import git_revision
 from parallel.vision.evaluate import evaluate
 
 
@@ -50,8 +57,9 @@ def main() -> None:
     ap.add_argument("--per-class", type=int, nargs="+", default=[10])
     ap.add_argument("--steps", type=int, default=1000)
     ap.add_argument("--synthetic-per-class", type=int, default=100)
+    ap.add_argument("--threads", type=int, default=2, help="torch threads")
     args = ap.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     d = load_digits()
     split = np.random.default_rng(12345).permutation(len(d.images))
     held, pool = split[: len(split) // 2], split[len(split) // 2 :]
@@ -81,7 +89,10 @@ def main() -> None:
                 m = evaluate(held_dir, syn_dir, base / "eval", train_dir, seed)
                 runs.append({**m, "gan_train_s": train_s})
                 print(f"n={n} seed={seed}: {m['tstr']}", flush=True)
-                results[str(n)] = _summary(runs)
+                results[str(n)] = _summary(runs) | {
+                    "command": " ".join(["python -m benchmarks.digits", *sys.argv[1:]]),
+                    "git_revision": git_revision(),
+                }
                 _save(args, results)
 
 
@@ -103,13 +114,21 @@ def _summary(runs: list[dict]) -> dict:
 
 
 def _save(args: argparse.Namespace, results: dict) -> None:
+    old_path = RESULTS / "digits.json"
+    if old_path.is_file():
+        old = json.loads(old_path.read_text())
+        same = old.get("gan") == IMAGE_DEFAULTS | {"steps": args.steps} and (
+            old.get("synthetic_per_class") == args.synthetic_per_class
+        )
+        if same:  # keep the sizes this run did not measure
+            results = {k: v for k, v in old["per_class"].items() if k not in results} | results
+            results = dict(sorted(results.items(), key=lambda kv: int(kv[0])))
     write_result(
         "digits",
         {
             "data": "sklearn load_digits: 1,797 real 8x8 digits; a fixed half held out as the test set",
             "gan": IMAGE_DEFAULTS | {"steps": args.steps},
             "synthetic_per_class": args.synthetic_per_class,
-            "seeds": args.seeds,
             "per_class": results,
             "target": "gain above zero beyond its s.e. at 10 real images per class",
         },

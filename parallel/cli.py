@@ -125,6 +125,13 @@ def _parser() -> argparse.ArgumentParser:
         "--train", type=Path, help="the small real training set (for TSTR and the baseline)"
     )
     ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument(
+        "--curve",
+        type=int,
+        nargs="+",
+        metavar="K",
+        help="augmentation curve: real images per class to train on, e.g. 5 10 20 (needs --train)",
+    )
 
     rep = sub.add_parser("report", help="re-render the report of a finished run")
     rep.add_argument("run_dir", type=Path)
@@ -544,7 +551,7 @@ def cmd_evaluate(args: argparse.Namespace, console: Console) -> int:
     from parallel.vision.evaluate import evaluate
 
     with console.status("training the feature network and the TSTR classifiers ..."):
-        m = evaluate(args.real, args.synthetic, args.out, args.train, args.seed)
+        m = evaluate(args.real, args.synthetic, args.out, args.train, args.seed, curve=args.curve)
     s = m["synthetic"]
     console.print(
         f"synthetic: Fréchet {s['frechet']:.2f}, precision {s['precision']:.3f}, recall "
@@ -556,6 +563,11 @@ def cmd_evaluate(args: argparse.Namespace, console: Console) -> int:
         console.print(
             f"baseline (noisy copies of the small real set): Fréchet {b['frechet']:.2f}, "
             f"precision {b['precision']:.3f}, recall {b['recall']:.3f}"
+        )
+    for r in m.get("augmentation_curve", []):
+        console.print(
+            f"{r['real_per_class']} real per class: accuracy {r['real_only']:.3f} real only, "
+            f"{r['real_plus_synthetic']:.3f} with the synthetic images"
         )
     console.print(f"Report: {args.out / 'report.html'}")
     return 0

@@ -9,6 +9,11 @@
   be read.
 * **Utility**: TSTR. The same small CNN is trained on synthetic images, on the small real
   set alone and on both, and tested on the held-out real reference set.
+* **Augmentation curve** (``--curve 5 10 20``, needs ``--train``): the same two
+  classifiers (real only; real + all synthetic images) trained on the first k real images
+  per class of the small set, for each k: held-out accuracy against the real images used,
+  with and without the synthetic ones. (The synthetic set stays the one given; the digits
+  benchmark retrains the generator per size for the full small-to-big accounting.)
 
 Writes ``metrics.json`` and a self-contained ``report.html`` with sample grids per class.
 """
@@ -26,7 +31,7 @@ import torch
 from scipy import linalg
 from torch import Tensor, nn
 
-from parallel.errors import DataError
+from parallel.errors import DataError, UserInputError
 
 SIZE = 32
 
@@ -170,16 +175,31 @@ def evaluate(
     train_dir: Path | None = None,
     seed: int = 0,
     classifier_steps: int = 600,
+    curve: list[int] | None = None,
 ) -> dict[str, Any]:
     """Fidelity and utility of ``syn_dir`` against held-out ``real_dir``; writes ``out``.
 
     Raises:
         DataError: unreadable or mismatched image sets.
+        UserInputError: ``curve`` without ``train_dir``, or a size larger than the
+            small real set holds for some class.
     """
+    if curve and train_dir is None:
+        raise UserInputError("--curve needs --train, the small real set to draw from")
     from parallel.gan.images import read_image_folder
 
     xr, yr, classes, _ = read_image_folder(real_dir, SIZE)
     xs, ys = read_synthetic(syn_dir, classes, xr.shape[1])
+    if train_dir is not None:
+        xt, yt0, names, _ = read_image_folder(train_dir, SIZE)
+        unknown = sorted(set(names) - set(classes))
+        if unknown:
+            raise DataError(
+                f"{train_dir}: classes {unknown} are not among the real classes {classes}"
+            )
+        yt = torch.tensor([classes.index(names[int(i)]) for i in yt0])
+        if curve:
+            _check_curve(curve, yt, classes)
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(xr))
     half = len(xr) // 2
@@ -204,8 +224,6 @@ def evaluate(
         "note": "features of a small CNN trained on half of the real images, not Inception",
     }
     if train_dir is not None:
-        xt, yt0, names, _ = read_image_folder(train_dir, SIZE)
-        yt = torch.tensor([classes.index(names[int(i)]) for i in yt0])
         g = torch.Generator().manual_seed(seed)
         reps = max(1, len(xs) // max(len(xt), 1))
         noisy = (
@@ -224,12 +242,80 @@ def evaluate(
             xr[b],
             yr[b],
         )
+        if curve:
+            out_m["augmentation_curve"] = _curve(
+                curve, xt, yt, xs, ys, xr[b], yr[b], classes, seed, classifier_steps
+            )
     out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").write_text(json.dumps(out_m, indent=1))
     (out / "report.html").write_text(
         _html(out_m, _grid(xs, ys, classes), _grid(xr[b], yr[b], classes))
     )
     return out_m
+
+
+def _curve(
+    sizes: list[int],
+    xt: Tensor,
+    yt: Tensor,
+    xs: Tensor,
+    ys: Tensor,
+    xh: Tensor,
+    yh: Tensor,
+    classes: list[str],
+    seed: int,
+    steps: int,
+) -> list[dict[str, float]]:
+    """Held-out accuracy trained on the first k real images per class, with and without
+    the synthetic set, for each k in ``sizes``."""
+    rows = []
+    for k in sorted(set(sizes)):
+        pick = torch.cat([(yt == c).nonzero().flatten()[:k] for c in range(len(classes))])
+        xk, yk = xt[pick], yt[pick]
+        real = train_classifier(xk, yk, len(classes), seed + 1, steps)
+        both = train_classifier(
+            torch.cat([xk, xs]), torch.cat([yk, ys]), len(classes), seed + 1, steps
+        )
+        rows.append(
+            {
+                "real_per_class": k,
+                "real_only": accuracy(real, xh, yh),
+                "real_plus_synthetic": accuracy(both, xh, yh),
+            }
+        )
+    return rows
+
+
+def _check_curve(sizes: list[int], yt: Tensor, classes: list[str]) -> None:
+    """Raises UserInputError for a size that is not positive or exceeds a class's images."""
+    counts = torch.bincount(yt, minlength=len(classes))
+    worst = int(counts.argmin())
+    bad = [k for k in sizes if k <= 0 or k > int(counts[worst])]
+    if bad:
+        raise UserInputError(
+            f"--curve {' '.join(map(str, bad))}: sizes must be 1..{int(counts[worst])} "
+            f"(class {classes[worst]!r} has {int(counts[worst])} images in --train)"
+        )
+
+
+def _curve_png(rows: list[dict[str, float]]) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    k = [r["real_per_class"] for r in rows]
+    fig, ax = plt.subplots(figsize=(5, 3.2), dpi=100)
+    ax.plot(k, [r["real_only"] for r in rows], "o-", label="real only")
+    ax.plot(k, [r["real_plus_synthetic"] for r in rows], "s--", label="real + synthetic")
+    ax.set_xlabel("real images per class")
+    ax.set_ylabel("held-out real accuracy")
+    ax.legend()
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode()
 
 
 def _html(m: dict[str, Any], syn_grid: str, real_grid: str) -> str:
@@ -241,6 +327,19 @@ def _html(m: dict[str, Any], syn_grid: str, real_grid: str) -> str:
         for name, v in rows
     )
     tstr = "".join(f"<tr><td>{k}</td><td>{v:.3f}</td></tr>" for k, v in m["tstr"].items())
+    curve = ""
+    if m.get("augmentation_curve"):
+        rows = m["augmentation_curve"]
+        cells = "".join(
+            f"<tr><td>{r['real_per_class']}</td><td>{r['real_only']:.3f}</td>"
+            f"<td>{r['real_plus_synthetic']:.3f}</td></tr>"
+            for r in rows
+        )
+        curve = f"""<h2>Augmentation curve</h2>
+<p class="note">Held-out real accuracy against the real images used per class, with and
+without the {m["synthetic_images"]} synthetic images.</p>
+<table><tr><th>real per class</th><th>real only</th><th>real + synthetic</th></tr>{cells}</table>
+<img alt="augmentation curve" src="data:image/png;base64,{_curve_png(rows)}">"""
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Vision evaluation</title>
 <style>body{{font-family:system-ui,sans-serif;margin:2em auto;max-width:1000px}}table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:3px 8px}}.note{{color:#555}}</style></head><body>
@@ -251,6 +350,7 @@ td,th{{border:1px solid #ccc;padding:3px 8px}}.note{{color:#555}}</style></head>
 <table><tr><th>set</th><th>Fréchet distance</th><th>precision</th><th>recall</th></tr>{fid}</table>
 <h2>Utility: accuracy on held-out real images (TSTR)</h2>
 <table><tr><th>trained on</th><th>accuracy</th></tr>{tstr}</table>
+{curve}
 <h2>Samples per class</h2><p>synthetic</p><img alt="synthetic" src="data:image/png;base64,{syn_grid}">
 <p>held-out real</p><img alt="real" src="data:image/png;base64,{real_grid}">
 </body></html>"""

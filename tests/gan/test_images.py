@@ -111,7 +111,12 @@ def test_evaluate_scores_fidelity_and_utility(tmp_path: Path) -> None:
     real = _folder(tmp_path / "real", per=30)
     train = _folder(tmp_path / "train", per=4)
     good = evaluate(
-        real, _folder(tmp_path / "same", per=30), tmp_path / "e1", train, classifier_steps=60
+        real,
+        _folder(tmp_path / "same", per=30),
+        tmp_path / "e1",
+        train,
+        classifier_steps=60,
+        curve=[4, 2],
     )
     noise = tmp_path / "noise"
     for c in range(3):
@@ -126,7 +131,50 @@ def test_evaluate_scores_fidelity_and_utility(tmp_path: Path) -> None:
     assert {"small_real_only", "small_real_plus_synthetic"} <= set(good["tstr"])
     assert "noisy_copies_baseline" in good
     html = (tmp_path / "e1" / "report.html").read_text()
-    assert "TSTR" in html and "not Inception" in html and html.count("data:image/png") == 2
+    assert "TSTR" in html and "not Inception" in html
+    # two sample grids and the augmentation curve's plot
+    assert html.count("data:image/png") == 3 and "Augmentation curve" in html
+    rows = good["augmentation_curve"]
+    assert [r["real_per_class"] for r in rows] == [2, 4]
+    assert all(0.0 <= r[k] <= 1.0 for r in rows for k in ("real_only", "real_plus_synthetic"))
+    # the largest size uses the whole small set: it is the plain real-only TSTR figure
+    assert rows[-1]["real_only"] == good["tstr"]["small_real_only"]
+
+
+def test_evaluate_curve_bad_sizes(tmp_path: Path) -> None:
+    real = _folder(tmp_path / "real", per=6)
+    train = _folder(tmp_path / "train", per=4)
+    out = tmp_path / "e"
+    res = run_cli(
+        "evaluate",
+        "vision",
+        "--real",
+        str(real),
+        "--synthetic",
+        str(real),
+        "--out",
+        str(out),
+        "--train",
+        str(train),
+        "--curve",
+        "2",
+        "9",
+    )
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert "--curve 9: sizes must be 1..4" in res.stderr + res.stdout
+    res = run_cli(
+        "evaluate",
+        "vision",
+        "--real",
+        str(real),
+        "--synthetic",
+        str(real),
+        "--out",
+        str(out),
+        "--curve",
+        "2",
+    )
+    assert res.returncode == 2 and "--curve needs --train" in res.stderr + res.stdout
 
 
 def test_digits_smoke(tmp_path: Path) -> None:

@@ -77,6 +77,7 @@ def main() -> None:
             )
         )
         inproc = n_in / (time.perf_counter() - t0)
+        backend = TableSampler(gen).backend
     write_result(
         "generation",
         {
@@ -85,7 +86,7 @@ def main() -> None:
             "end_to_end_s": wall,
             "end_to_end_rows_per_s": args.rows / wall,
             "peak_rss_mib": usage.ru_maxrss / 1024,
-            "sampling_backend": TableSampler(gen).backend,
+            "sampling_backend": backend,
             "in_process_rows_per_s": inproc,
             "in_process_rows": n_in,
             "shards": len(manifest["shards"]),

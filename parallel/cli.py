@@ -333,14 +333,9 @@ def _train_scenario(args: argparse.Namespace, console: Console) -> int:
     """``parallel train SCENARIO.yaml``: train the GAN scenario's generator into --out."""
     from parallel.gan.machine import GanMachine
     from parallel.gan.scenario import load_gan
-    from parallel.gan.train import CHECKPOINT
 
     sc = load_gan(args.data, _overrides(args, GAN_OVERRIDES) | ({"loop.rounds": 1}))
-    if (args.out / CHECKPOINT).is_file() and not args.resume:
-        raise UserInputError(
-            f"--out {args.out} already holds a checkpoint; pass --resume to continue "
-            "it, or give a new folder"
-        )
+    _check_train_out(args)
     machine = GanMachine(sc, args.out, args.device, gen_dir=args.out)
     tr = machine.trainer
     if args.resume and tr.resume():
@@ -390,12 +385,44 @@ def _progress(console: Console, label: str) -> Progress:
     )
 
 
-def cmd_train(args: argparse.Namespace, console: Console) -> int:
+#: ``parallel train`` options that override the trainer's defaults
+TRAIN_OPTIONS = ("steps", "loss", "pac", "seed", "checkpoint_every", "batch_size")
+
+
+def _train_config(args: argparse.Namespace, defaults: dict[str, Any]) -> Any:
+    """``defaults`` with the ``parallel train`` options given, as a TrainConfig.
+
+    Raises:
+        UserInputError: an option's value does not validate (named as the option).
+    """
     from pydantic import ValidationError
 
+    from parallel.gan.train import TrainConfig
+
+    given = {k: getattr(args, k) for k in TRAIN_OPTIONS if getattr(args, k) is not None}
+    try:
+        return TrainConfig(**(defaults | given))
+    except ValidationError as exc:
+        e = exc.errors()[0]
+        raise UserInputError(f"--{'-'.join(map(str, e['loc']))}: {e['msg']}") from None
+
+
+def _check_train_out(args: argparse.Namespace) -> None:
+    """Raises UserInputError when --out is a file, or holds a checkpoint without --resume."""
+    from parallel.gan.train import CHECKPOINT
+
+    if args.out.exists() and not args.out.is_dir():
+        raise UserInputError(f"--out {args.out}: exists and is not a folder")
+    if (args.out / CHECKPOINT).is_file() and not args.resume:
+        raise UserInputError(
+            f"--out {args.out} already holds a checkpoint; pass --resume to continue "
+            "it, or give a new folder"
+        )
+
+
+def cmd_train(args: argparse.Namespace, console: Console) -> int:
     from parallel.gan.synth import TABLE_DEFAULTS, fit_table
     from parallel.gan.tabular import read_table
-    from parallel.gan.train import CHECKPOINT, TrainConfig
 
     if args.out is None and args.resume:
         raise UserInputError("--resume needs --out: the folder of the run to continue")
@@ -411,22 +438,8 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
     if args.data.is_dir():
         return _train_images(args, console)
     df = read_table(args.data)
-    opts: dict[str, Any] = dict(TABLE_DEFAULTS)
-    for key in ("steps", "loss", "pac", "seed", "checkpoint_every", "batch_size"):
-        if getattr(args, key) is not None:
-            opts[key] = getattr(args, key)
-    try:
-        cfg = TrainConfig(**opts)
-    except ValidationError as exc:
-        e = exc.errors()[0]
-        raise UserInputError(f"--{'-'.join(map(str, e['loc']))}: {e['msg']}") from None
-    if args.out.exists() and not args.out.is_dir():
-        raise UserInputError(f"--out {args.out}: exists and is not a folder")
-    if (args.out / CHECKPOINT).is_file() and not args.resume:
-        raise UserInputError(
-            f"--out {args.out} already holds a checkpoint; pass --resume to continue "
-            "it, or give a new folder"
-        )
+    cfg = _train_config(args, TABLE_DEFAULTS)
+    _check_train_out(args)
     with _progress(console, "training") as bar:
         task = bar.add_task("train", total=cfg.steps)
         trainer, enc, last = fit_table(
@@ -454,25 +467,10 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
 
 def _train_images(args: argparse.Namespace, console: Console) -> int:
     """``parallel train IMAGES_DIR``: the class-conditional image GAN."""
-    from pydantic import ValidationError
-
     from parallel.gan.images import IMAGE_DEFAULTS, fit_images
-    from parallel.gan.train import CHECKPOINT, TrainConfig
 
-    opts: dict[str, Any] = dict(IMAGE_DEFAULTS)
-    for key in ("steps", "loss", "pac", "seed", "checkpoint_every", "batch_size"):
-        if getattr(args, key) is not None:
-            opts[key] = getattr(args, key)
-    try:
-        cfg = TrainConfig(**opts)
-    except ValidationError as exc:
-        e = exc.errors()[0]
-        raise UserInputError(f"--{'-'.join(map(str, e['loc']))}: {e['msg']}") from None
-    if (args.out / CHECKPOINT).is_file() and not args.resume:
-        raise UserInputError(
-            f"--out {args.out} already holds a checkpoint; pass --resume to continue it, or "
-            "give a new folder"
-        )
+    cfg = _train_config(args, IMAGE_DEFAULTS)
+    _check_train_out(args)
     with _progress(console, "training") as bar:
         task = bar.add_task("train", total=cfg.steps)
         trainer, classes, notes = fit_images(

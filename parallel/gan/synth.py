@@ -31,6 +31,7 @@ import pyarrow as pa
 from parallel.errors import DataError, UserInputError
 from parallel.gan.numpy_mlp import NumpyMLP
 from parallel.gan.tabular import TableEncoder
+from parallel.shards import sha256_file
 
 if TYPE_CHECKING:
     import torch
@@ -131,20 +132,12 @@ def fit_table(
     g = trainer.G_ema if trainer.G_ema is not None else trainer.G
     NumpyMLP.from_torch(
         g.net,
-        checkpoint_sha256=_sha256(out / CHECKPOINT),
+        checkpoint_sha256=sha256_file(out / CHECKPOINT),
         step=trainer.step,
         z_dim=cfg.z_dim,
         z_categories=cfg.z_categories,
     ).save(out / NUMPY_G)
     return trainer, enc, last
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def config_digest(config: dict[str, Any]) -> str:
@@ -178,7 +171,7 @@ class TableSampler:
         self.source = (
             json.loads((folder / SOURCE).read_text()) if (folder / SOURCE).is_file() else {}
         )
-        self.checkpoint_sha256 = _sha256(folder / CHECKPOINT)
+        self.checkpoint_sha256 = sha256_file(folder / CHECKPOINT)
         self.mlp: NumpyMLP | None = None
         self.G: torch.nn.Module | None = None
         if device in ("auto", "cpu") and (folder / NUMPY_G).is_file():

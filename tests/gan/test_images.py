@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -144,36 +145,17 @@ def test_evaluate_scores_fidelity_and_utility(tmp_path: Path) -> None:
 def test_evaluate_curve_bad_sizes(tmp_path: Path) -> None:
     real = _folder(tmp_path / "real", per=6)
     train = _folder(tmp_path / "train", per=4)
-    out = tmp_path / "e"
-    res = run_cli(
-        "evaluate",
-        "vision",
-        "--real",
-        str(real),
-        "--synthetic",
-        str(real),
-        "--out",
-        str(out),
-        "--train",
-        str(train),
-        "--curve",
-        "2",
-        "9",
-    )
+
+    def evaluate_cli(*extra: str) -> subprocess.CompletedProcess[str]:
+        return run_cli(
+            "evaluate", "vision", "--real", str(real), "--synthetic", str(real),
+            "--out", str(tmp_path / "e"), *extra,
+        )  # fmt: skip
+
+    res = evaluate_cli("--train", str(train), "--curve", "2", "9")
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert "--curve 9: sizes must be 1..4" in res.stderr + res.stdout
-    res = run_cli(
-        "evaluate",
-        "vision",
-        "--real",
-        str(real),
-        "--synthetic",
-        str(real),
-        "--out",
-        str(out),
-        "--curve",
-        "2",
-    )
+    res = evaluate_cli("--curve", "2")
     assert res.returncode == 2 and "--curve needs --train" in res.stderr + res.stdout
 
 

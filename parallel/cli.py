@@ -320,6 +320,12 @@ def _run_gan(args: argparse.Namespace, console: Console) -> int:
             f"; modes {m['final']['modes']}/{m['final']['n_modes']}, "
             f"{100 * m['final']['hq']:.1f}% high quality"
         )
+    if summary.get("modes_plain"):
+        mp = summary["modes_plain"]
+        line += (
+            f" (Jacobian truncation keeping {100 * summary['sampling_keep']:.0f}% of draws; "
+            f"plain sampling {mp['modes']}/{mp['n_modes']}, {100 * mp['hq']:.1f}%)"
+        )
     console.print(
         f"{summary['scenario']}: {summary['steps']} steps on {summary['device']}; {line}."
     )

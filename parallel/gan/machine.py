@@ -61,13 +61,18 @@ class GanMachine:
         self.gen_dir = gen_dir or folder / "generator"
         rng = self._rng(_DATA)
         data = sc.gan.data
+        #: toy data are standardised for training (modes O(1) apart, as the nets' initial
+        #: weights expect); generated samples are scaled back
+        self.scale = 1.0
         if data.toy is not None:
             self.toy = TOYS[data.toy]()
-            train = torch.tensor(self.toy.sample(data.rows, rng), dtype=torch.float32)
+            raw = self.toy.sample(data.rows, rng)
+            self.scale = float(raw.std())
+            train = torch.tensor(raw / self.scale, dtype=torch.float32)
             self.columns = ["x", "y"]
             self.numeric, self.categorical = ["x", "y"], []
             spans: tuple[tuple[int, int], ...] = ()
-            self.source: dict[str, Any] = {"toy": data.toy, "rows": data.rows}
+            self.source: dict[str, Any] = {"toy": data.toy, "rows": data.rows, "scale": self.scale}
         else:
             assert data.file is not None
             path = Path(sc.source_dir) / data.file
@@ -114,13 +119,14 @@ class GanMachine:
         idx = rng.choice(len(self.holdout), n, replace=n > len(self.holdout))
         return self.holdout.iloc[idx].reset_index(drop=True)
 
-    def _fake(self, n: int, key: int) -> pd.DataFrame:
+    def _fake(self, n: int, key: int, keep: float | None = None) -> pd.DataFrame:
         gen = torch.Generator().manual_seed(
             int(np.random.SeedSequence(self.sc.seed, spawn_key=(_FAKE, key)).generate_state(1)[0])
         )
-        x = self.trainer.sample(n, gen).numpy()  # (n, width), EMA generator if any
+        keep = self.sc.gan.sampling.keep if keep is None else keep
+        x = self.trainer.sample(n, gen, keep=keep).numpy()  # (n, width), EMA generator if any
         if self.encoder is None:
-            return pd.DataFrame(x, columns=["x", "y"])
+            return pd.DataFrame(x * self.scale, columns=["x", "y"])
         df = self.encoder.decode(x, self._rng(_FAKE, key, 1)).to_pandas()
         for c in df:
             if isinstance(df[c].dtype, pd.CategoricalDtype):
@@ -133,7 +139,7 @@ class GanMachine:
         tr = self.trainer
         n = len(real) - len(real) % self.cfg.pac
         if self.encoder is None:
-            xr = torch.tensor(real[["x", "y"]].to_numpy(np.float32)[:n])
+            xr = torch.tensor(real[["x", "y"]].to_numpy(np.float32)[:n] / self.scale)
         else:
             xr = torch.from_numpy(self.encoder.encode(real.iloc[:n], self._rng(_JUDGE, key, 2)))
         gen = torch.Generator().manual_seed(key + 1)
@@ -177,6 +183,9 @@ class GanMachine:
         }
         if self.toy is not None:
             out["modes"] = self.toy.score(artificial[["x", "y"]].to_numpy())
+            if self.sc.gan.sampling.keep < 1:  # what plain sampling would have scored
+                plain = self._fake(len(artificial), rnd, keep=1.0)
+                out["modes_plain"] = self.toy.score(plain[["x", "y"]].to_numpy())
         else:
             q = quality(actual, artificial, set(self.categorical))
             out["quality"] = {k: q[k] for k in ("quality", "column_shapes", "column_pair_trends")}

@@ -92,6 +92,8 @@ def run_gan(
         "c2st_auc": {"first": first["c2st_auc"], "final": fin["c2st_auc"]},
         "quality": {"first": first.get("quality"), "final": fin.get("quality")},
         "modes": {"first": first.get("modes"), "final": fin.get("modes")},
+        "modes_plain": fin.get("modes_plain"),
+        "sampling_keep": sc.gan.sampling.keep,
         "generator": str(folder.path("generator")),
     }
     folder.write_json("summary.json", summary)

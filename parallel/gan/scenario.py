@@ -57,13 +57,33 @@ class GanLoop(Strict):
     """Rounds of observe, imitate, judge and adapt."""
 
 
+class GanSampling(Strict):
+    """How the generator is sampled when it imitates the actual system."""
+
+    keep: float = Field(1.0, gt=0, le=1)
+    """Jacobian-based truncation: the share of latent draws kept, those where the
+    generator stretches least (the rest fall on "bridges" between modes). 1 = plain
+    sampling. Unconditional numeric generators (toys) only."""
+
+
 class GanSection(Strict):
-    """The GAN: its data (the actual system) and its training."""
+    """The GAN: its data (the actual system), its training and its sampling."""
 
     data: GanData
     """The actual system."""
     train: TrainConfig = TrainConfig()
     """Trainer settings; keys left out take the defaults for the data (toy or table)."""
+    sampling: GanSampling = GanSampling()
+    """How generated samples are drawn for judging."""
+
+    @model_validator(mode="after")
+    def _truncation_on_toys(self) -> GanSection:
+        if self.sampling.keep < 1 and self.data.toy is None:
+            raise ValueError(
+                "sampling.keep < 1 (Jacobian truncation) applies to toy data only; "
+                "leave it at 1 for tables"
+            )
+        return self
 
 
 class GanScenario(Strict):
@@ -87,18 +107,24 @@ class GanScenario(Strict):
     """(internal) folder of the scenario file."""
 
 
-#: defaults for PacGAN's toys (see benchmarks/README.md, "GAN mode coverage")
+#: defaults for PacGAN's toys, the settings of the mode-coverage benchmark (see
+#: benchmarks/README.md, "GAN mode coverage"); the data are standardised first
 TOY_DEFAULTS: dict[str, Any] = {
     "net": "mlp",
-    "loss": "non-saturating",
-    "steps": 4000,
+    "loss": "hinge",
+    "steps": 16000,
+    "batch_size": 200,
     "pac": 2,
     "lr_g": 1e-3,
     "lr_d": 1e-3,
-    "ema": 0.99,
+    "lr_final": 0.2,
+    "beta1": 0.5,
+    "ema": 0.999,
+    "z_dim": 2,
     "g_hidden": 128,
     "g_layers": 3,
     "d_hidden": 128,
+    "d_layers": 3,
     "pieces": 3,
 }
 

@@ -73,6 +73,15 @@ def _markdown(ctx: dict[str, Any]) -> str:
             f"| {r['round']} | {r['step']} | {r['c2st_auc']:.3f} | {r['c2st_p']:.3f} | {extra} | "
             f"{r['discriminator']['d_accuracy']:.2f} |"
         )
+    fin = h["final"]
+    if "modes_plain" in fin:
+        keep = ctx["scenario"]["gan"]["sampling"]["keep"]
+        mp = fin["modes_plain"]
+        lines.append(
+            f"\nSamples keep the {100 * keep:.0f}% of latent draws where the generator stretches "
+            f"least (Jacobian-based truncation); plain sampling: {mp['modes']}/{mp['n_modes']} "
+            f"modes, {100 * mp['hq']:.1f}% HQ."
+        )
     for note in s.get("notes", []):
         lines.append(f"\nNote: {note}")
     return "\n".join(lines) + "\n"

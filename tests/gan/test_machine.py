@@ -69,7 +69,11 @@ def test_table_scenario_runs_through_the_loop(tmp_path: Path) -> None:
 def test_toy_scenario_counts_modes(tmp_path: Path) -> None:
     data = {
         "name": "tiny_ring",
-        "gan": {"data": {"toy": "ring", "rows": 5000}, "train": {"steps": 40}},
+        "gan": {
+            "data": {"toy": "ring", "rows": 5000},
+            "train": {"steps": 40, "batch_size": 100},
+            "sampling": {"keep": 0.9},
+        },
         "judge": {"samples": 400, "c2st": {"permutations": 20}},
         "loop": {"rounds": 2},
         "report": {"plots": False},
@@ -79,6 +83,12 @@ def test_toy_scenario_counts_modes(tmp_path: Path) -> None:
     run = next((tmp_path / "r" / "tiny_ring").iterdir())
     fin = json.loads((run / "history.json").read_text())["final"]
     assert fin["modes"]["n_modes"] == 8 and 0 <= fin["modes"]["hq"] <= 1
+    # truncated sampling is judged, and plain sampling is reported beside it
+    assert fin["modes_plain"]["n_modes"] == 8 and 0 <= fin["modes_plain"]["hq"] <= 1
+    assert "plain sampling" in (run / "report.md").read_text() and "plain sampling" in res.stdout
+    # the toy is standardised for training (its scale recorded with the data)
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["data"]["scale"] == pytest.approx(0.7071, abs=0.01)  # std of the ring
 
 
 def test_train_a_scenario_and_validate(tmp_path: Path) -> None:
@@ -116,6 +126,14 @@ def test_defaults_follow_the_data_kind(tmp_path: Path) -> None:
         (
             {"gan": {"data": {"toy": "ring"}, "train": {"steps": 2}}, "loop": {"rounds": 5}},
             "fewer than loop.rounds",
+        ),
+        (
+            {"gan": {"data": {"toy": "ring"}, "sampling": {"keep": 0}}},
+            r"gan\.sampling\.keep",
+        ),
+        (
+            {"gan": {**TABLE["gan"], "sampling": {"keep": 0.9}}},
+            "applies to toy data only",
         ),
     ],
 )

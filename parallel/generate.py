@@ -54,6 +54,9 @@ def generate_table(args: argparse.Namespace, progress: Progress | None = None) -
     sampler = TableSampler(args.source, args.device)
     source = {
         "kind": "table generator",
+        # how rows follow from the seed; part of the dataset's identity, so a folder
+        # begun by a version that drew its latent otherwise is refused, never mixed
+        "sampling": "latent: Box-Muller float32; categories: inverse CDF",
         "checkpoint_sha256": sampler.checkpoint_sha256,
         "config_hash": sampler.config_digest,
         "step": sampler.step,

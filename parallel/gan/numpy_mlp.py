@@ -19,6 +19,32 @@ from typing import Any
 import numpy as np
 
 
+def standard_normal(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
+    """(n, d) float32 standard normal draws by the Box-Muller transform.
+
+    Two uniforms make two normals with one log, one square root, a sine and a cosine, all
+    vectorised float32 passes: 2-3x faster than ``rng.standard_normal(dtype=float32)``,
+    whose ziggurat draws one value at a time (it was the costliest part of sampling a
+    table generator). Float32 uniforms put the largest draw at 5.8 sigma; the mass
+    beyond that, 7e-9, does not matter for a generator's latent.
+    """
+    m = n * d
+    h = (m + 1) // 2
+    u = rng.random((2, h), dtype=np.float32)
+    r = np.subtract(np.float32(1.0), u[0], out=u[0])  # (0, 1]: log never sees 0
+    np.log(r, out=r)
+    r *= np.float32(-2.0)
+    np.sqrt(r, out=r)
+    theta = u[1]
+    theta *= np.float32(2 * np.pi)
+    out = np.empty(2 * h, np.float32)
+    np.cos(theta, out=out[:h])
+    np.sin(theta, out=out[h:])
+    out[:h] *= r
+    out[h:] *= r
+    return out[:m].reshape(n, d)
+
+
 @dataclass
 class NumpyMLP:
     """Linear layers with ReLU between them (none after the last): (N, in) -> (N, out)."""

@@ -20,6 +20,7 @@ the checkpoint, so a generator folder holds no pickles.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,11 @@ class Continuous:
     integer: bool
     missing: float  # share of missing values (0 = none; then no indicator block)
     kind: str = "continuous"
+
+    @functools.cached_property
+    def decoder(self) -> QuantileDecoder:
+        """The tabulated score -> value map (built on first use)."""
+        return QuantileDecoder(self.quantiles)
 
     @property
     def width(self) -> int:
@@ -219,7 +225,7 @@ class TableEncoder:
                 arrays.append(pa.nulls(n) if c.value is None else pa.repeat(pa.scalar(c.value), n))
                 continue
             if isinstance(c, Continuous):
-                v = _quantile_decode(xt[at], c.quantiles)
+                v = c.decoder(xt[at])
                 if c.integer:
                     v = np.rint(v)
                 mask = None
@@ -359,20 +365,65 @@ def _interp_ties(x: np.ndarray, q: np.ndarray) -> np.ndarray:
     return np.interp(x, uq, first.astype(float))
 
 
-def _quantile_decode(z: np.ndarray, q: np.ndarray) -> np.ndarray:
+def _quantile_decode_exact(z: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Normal scores (n,) -> values: the normal CDF, then the quantile function (linear
+    between the K levels)."""
     k = len(q)
     pos = np.clip(special.ndtr(z.astype(np.float64)) * k - 0.5, 0, k - 1)
-    # linear interpolation on the evenly spaced index grid, without np.interp's search
-    i = np.minimum(pos.astype(np.int64), k - 2) if k > 1 else np.zeros(len(pos), np.int64)
+    if k == 1:
+        return np.full(len(pos), q[0])
+    i = np.minimum(pos.astype(np.int64), k - 2)
     frac = pos - i
-    hi = q[np.minimum(i + 1, k - 1)]
-    return q[i] + frac * (hi - q[i])
+    return q[i] + frac * (q[i + 1] - q[i])
+
+
+class QuantileDecoder:
+    """:func:`_quantile_decode_exact` tabulated on an even grid of normal scores.
+
+    The normal CDF is the costly part of decoding (scipy evaluates it one value at a time,
+    10 ns each); the whole map from score to value is one smooth monotone function, so it
+    is tabulated once on ``size`` scores between those of the lowest and highest level
+    (outside them the map is flat) and read back by linear interpolation: 4x faster. With
+    8,193 points the grid is 3x finer than the levels themselves where they are densest,
+    so the table stays within a few per cent of the width of the levels around a value
+    (at most 6% in the tests, where a level spans the gap between two modes).
+    """
+
+    def __init__(self, q: np.ndarray, size: int = 8193) -> None:
+        k = len(q)
+        self.constant = q[0] if k == 1 else None
+        self.lo = float(special.ndtri(0.5 / k)) if k > 1 else 0.0
+        hi = float(special.ndtri((k - 0.5) / k)) if k > 1 else 1.0
+        self.scale = (size - 1) / (hi - self.lo)
+        values = _quantile_decode_exact(np.linspace(self.lo, hi, size), q)  # (size,)
+        self.values = np.clip(values, q[0], q[-1])  # q[i] + 1 * (q[i+1] - q[i]) may round up
+
+    def __call__(self, z: np.ndarray) -> np.ndarray:
+        if self.constant is not None:
+            return np.full(len(z), self.constant)
+        t = z.astype(np.float32)  # a copy: the caller's array is left alone
+        t -= np.float32(self.lo)
+        t *= np.float32(self.scale)
+        np.clip(t, 0, len(self.values) - 1, out=t)
+        i = t.astype(np.int32)
+        np.minimum(i, len(self.values) - 2, out=i)
+        t -= i  # the fraction of the way to the next grid point
+        v = self.values[i]
+        out = v + t * (self.values[i + 1] - v)
+        # v + 1 * (w - v) can round one ulp past w: never leave the data's range
+        return np.minimum(out, self.values[-1], out=out)
 
 
 def _draw_category(logits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """One draw per sample from softmax(logits (W, n)) over W, by inverting the CDF at one
     uniform per sample: (n,) category indices."""
-    p = np.exp(logits - logits.max(axis=0))
-    cdf = np.cumsum(p, axis=0)
-    u = rng.random(logits.shape[1], dtype=np.float32) * cdf[-1]
-    return np.minimum((cdf < u).sum(axis=0), logits.shape[0] - 1)
+    p = np.exp(logits - logits.max(axis=0))  # (W, n)
+    # the CDF row by row: numpy's cumsum along the short first axis is 15x slower
+    for w in range(1, len(p)):
+        p[w] += p[w - 1]
+    u = rng.random(logits.shape[1], dtype=np.float32)
+    u *= p[-1]
+    code = np.zeros(logits.shape[1], np.int64)
+    for w in range(len(p) - 1):  # the last row is the total: never below u
+        code += p[w] < u
+    return code

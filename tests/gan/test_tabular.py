@@ -156,3 +156,47 @@ def test_stale_numpy_export_is_not_used(tmp_path: Path) -> None:
     s = TableSampler(tmp_path / "g")
     assert s.backend == "torch" and s.step == 20
     assert s.sample(100, 0).num_rows == 100
+
+
+@pytest.mark.parametrize("k", [1, 2, 7, 1000])
+@pytest.mark.parametrize("kind", ["lognormal", "bimodal", "ties"])
+def test_tabulated_decoder_matches_the_exact_map(k: int, kind: str) -> None:
+    """The fast decoder reads a table of the score -> value map; it must stay within a few
+    per cent of the width of the quantile levels around each value of the exact map, tails
+    and clamping included, and never leave the data's range."""
+    from scipy import special
+
+    from parallel.gan.tabular import QuantileDecoder, _quantile_decode_exact
+
+    rng = np.random.default_rng(k)
+    x = {
+        "lognormal": lambda: rng.lognormal(0, 1, 50_000),
+        "bimodal": lambda: np.r_[rng.normal(15, 4, 25_000), rng.normal(50, 5, 25_000)],
+        "ties": lambda: np.round(rng.gamma(2, 3, 50_000)),
+    }[kind]()
+    q = np.quantile(x, (np.arange(k) + 0.5) / k)
+    z = np.concatenate(
+        [np.random.default_rng(0).standard_normal(100_000), [-40.0, -6.0, 0.0, 6.0, 40.0]]
+    ).astype(np.float32)
+    exact = _quantile_decode_exact(z, q)
+    fast = QuantileDecoder(q)(z)
+    assert fast.shape == z.shape and np.all(np.isfinite(fast))
+    assert fast.min() >= q[0] and fast.max() <= q[-1]
+    if k == 1:
+        assert np.all(fast == q[0])
+        return
+    pos = np.clip(special.ndtr(z.astype(np.float64)) * k - 0.5, 0, k - 1)
+    i = np.minimum(pos.astype(np.int64), k - 2)
+    w = np.diff(q)
+    around = np.maximum.reduce([w[np.clip(i + d, 0, k - 2)] for d in (-1, 0, 1)])
+    err = np.abs(fast - exact)
+    assert np.all(err <= 0.1 * around + 1e-9 * (q[-1] - q[0])), (err / around).max()
+
+
+def test_category_draws_follow_the_softmax() -> None:
+    from parallel.gan.tabular import _draw_category
+
+    logits = np.log(np.array([0.1, 0.6, 0.3], np.float32))[:, None].repeat(200_000, axis=1)
+    codes = _draw_category(logits, np.random.default_rng(0))
+    share = np.bincount(codes, minlength=3) / codes.size
+    np.testing.assert_allclose(share, [0.1, 0.6, 0.3], atol=0.005)

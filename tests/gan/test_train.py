@@ -107,7 +107,7 @@ def test_resume_refuses_a_changed_config(table: Path, tmp_path: Path) -> None:
         "--steps",
         "20",
         "--pac",
-        "4",
+        "8",
         "--loss",
         "hinge",
         "--resume",
@@ -115,7 +115,7 @@ def test_resume_refuses_a_changed_config(table: Path, tmp_path: Path) -> None:
     assert res.returncode == 2
     assert (
         "refusing to resume" in res.stderr
-        and "pac: 2 -> 4" in res.stderr
+        and "pac: 4 -> 8" in res.stderr
         and "loss: 'non-saturating' -> 'hinge'" in res.stderr
     )
     res = run_cli("train", str(table), "--out", str(out), "--steps", "20")

@@ -117,7 +117,7 @@ TOY_DEFAULTS: dict[str, Any] = {
     "pac": 2,
     "lr_g": 1e-3,
     "lr_d": 1e-3,
-    "lr_final": 0.2,
+    "lr_final": 0.6,
     "beta1": 0.5,
     "ema": 0.999,
     "z_dim": 2,

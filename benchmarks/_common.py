@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from parallel.runfolder import dumps, git_revision, versions
+from parallel.core.runfolder import dumps, git_revision, versions
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

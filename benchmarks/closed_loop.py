@@ -22,11 +22,11 @@ from typing import Any
 import numpy as np
 
 from benchmarks._common import write_result
-from parallel.actual import make_actual
-from parallel.executors import make_executor
-from parallel.experiments import design
-from parallel.run import run_scenario
-from parallel.scenario import Plan, Scenario, load
+from parallel.core.executors import make_executor
+from parallel.traffic.actual import make_actual
+from parallel.traffic.experiments import design
+from parallel.traffic.run import run_scenario
+from parallel.traffic.scenario import Plan, Scenario, load
 
 
 def _actual(task: tuple[Scenario, Plan, int]) -> dict[str, float]:

@@ -32,9 +32,9 @@ from PIL import Image
 from sklearn.datasets import load_digits
 
 from benchmarks._common import RESULTS, write_result
+from parallel.core.runfolder import git_revision
 from parallel.gan.images import IMAGE_DEFAULTS, ImageSampler, fit_images
 from parallel.gan.train import TrainConfig
-from parallel.runfolder import git_revision
 from parallel.vision.evaluate import evaluate
 
 

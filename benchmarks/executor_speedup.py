@@ -11,11 +11,11 @@ import time
 import numpy as np
 
 from benchmarks._common import write_result
-from parallel.executors import make_executor
-from parallel.experiments import run_design
-from parallel.scenario import ReferenceWorld as ReferenceCfg
-from parallel.scenario import load, plan_from_factors
-from parallel.world import Params, WorldSpec
+from parallel.core.executors import make_executor
+from parallel.traffic.experiments import run_design
+from parallel.traffic.scenario import ReferenceWorld as ReferenceCfg
+from parallel.traffic.scenario import load, plan_from_factors
+from parallel.traffic.world import Params, WorldSpec
 
 
 def main() -> None:

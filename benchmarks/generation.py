@@ -22,11 +22,11 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks._common import write_result
+from parallel.data.generate import generate_table
+from parallel.data.shards import verify
 from parallel.gan.synth import TABLE_DEFAULTS, TableSampler, fit_table
 from parallel.gan.toy import vehicle_table
 from parallel.gan.train import TrainConfig
-from parallel.generate import generate_table
-from parallel.shards import verify
 
 
 def main() -> None:

@@ -19,10 +19,10 @@ import numpy as np
 import simpy
 
 from benchmarks._common import write_result
-from parallel.actual import make_actual
-from parallel.scenario import load
-from parallel.sim.model import _Model
-from parallel.world import Params, WorldSpec
+from parallel.traffic.actual import make_actual
+from parallel.traffic.artificial.model import _Model
+from parallel.traffic.scenario import load
+from parallel.traffic.world import Params, WorldSpec
 
 
 def events(env: simpy.Environment) -> int:

@@ -26,8 +26,8 @@ from rich.progress import (
 from rich.table import Table
 
 from parallel import __version__
-from parallel.errors import ParallelError, UserInputError
-from parallel.executors import EXECUTORS
+from parallel.core.errors import ParallelError, UserInputError
+from parallel.core.executors import EXECUTORS
 
 err_console = Console(stderr=True)
 
@@ -158,7 +158,7 @@ def _overrides(
 
 def cmd_validate(args: argparse.Namespace, console: Console) -> int:
     from parallel.gan.scenario import is_gan_scenario, load_gan, train_config
-    from parallel.scenario import design_plans, load
+    from parallel.traffic.scenario import design_plans, load
 
     if is_gan_scenario(args.scenario):
         g = load_gan(args.scenario)
@@ -234,8 +234,8 @@ def _summary_screen(console: Console, folder: Any, summary: dict[str, Any]) -> N
 
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
     from parallel.gan.scenario import is_gan_scenario
-    from parallel.run import run_scenario
-    from parallel.scenario import load
+    from parallel.traffic.run import run_scenario
+    from parallel.traffic.scenario import load
 
     if is_gan_scenario(args.scenario):
         return _run_gan(args, console)
@@ -364,8 +364,8 @@ def _train_scenario(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_record(args: argparse.Namespace, console: Console) -> int:
-    from parallel.record import record
-    from parallel.scenario import load
+    from parallel.traffic.record import record
+    from parallel.traffic.scenario import load
 
     sc = load(args.scenario, _overrides(args))
     with console.status(
@@ -501,12 +501,12 @@ def _train_images(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_generate(args: argparse.Namespace, console: Console) -> int:
-    from parallel.generate import generate_driving, generate_table
+    from parallel.data.generate import generate_driving, generate_table
 
     if args.what == "vision":
         return _generate_vision(args, console)
     if args.what == "images":
-        from parallel.generate import generate_images
+        from parallel.data.generate import generate_images
 
         with _progress(console, "generating images") as bar:
             task = bar.add_task("images", total=None)
@@ -580,8 +580,8 @@ def cmd_evaluate(args: argparse.Namespace, console: Console) -> int:
 def cmd_report(args: argparse.Namespace, console: Console) -> int:
     import json as _json
 
+    from parallel.core.runfolder import RunFolder
     from parallel.report import render
-    from parallel.runfolder import RunFolder
 
     if not args.run_dir.is_dir():
         raise UserInputError(

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import yaml
 
-from parallel.scenario import Scenario, load
-from parallel.world import Params, WorldSpec
+from parallel.traffic.scenario import Scenario, load
+from parallel.traffic.world import Params, WorldSpec
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.conftest import run_cli
+from tests.conftest import ROOT, run_cli
 
 SUMMARY_ROUND_KEYS = {
     "round",
@@ -76,3 +76,13 @@ def test_report_on_a_folder_that_is_not_a_run(tmp_path: Path) -> None:
     assert res.returncode == 2 and "not a finished run folder" in res.stderr
     res = run_cli("report", str(tmp_path / "nope"))
     assert res.returncode == 2
+
+
+def test_python_dash_m_parallel() -> None:
+    import subprocess
+    import sys
+
+    res = subprocess.run(
+        [sys.executable, "-m", "parallel", "--help"], capture_output=True, text=True, cwd=ROOT
+    )
+    assert res.returncode == 0 and "usage: parallel" in res.stdout

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from parallel.scenario import load
-from parallel.scenario_docs import reference_markdown
+from parallel.scenarios import reference_markdown
+from parallel.traffic.scenario import load
 from tests.conftest import ROOT
 
 README = (ROOT / "scenarios" / "README.md").read_text(encoding="utf-8")

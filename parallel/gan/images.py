@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 import torch
 
-from parallel.errors import DataError
+from parallel.core.errors import DataError
 from parallel.gan.nets import NetSpec, build
 from parallel.gan.train import CHECKPOINT, TrainConfig, Trainer, latent, pick_device
 

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from parallel.registry import Registry
+from parallel.core.registry import Registry
 
 
 @dataclass(frozen=True)

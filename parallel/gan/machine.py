@@ -26,22 +26,25 @@ import numpy as np
 import pandas as pd
 import torch
 
+from parallel.core import seeds
+from parallel.core.seeds import Stage
 from parallel.gan.scenario import GanScenario, train_config
 from parallel.gan.synth import CONFIG, ENCODER, SOURCE, _write_json, table_hash
 from parallel.gan.tabular import Categorical, Continuous, TableEncoder, read_table
 from parallel.gan.toy import TOYS, Toy
 from parallel.gan.train import Trainer, latent
-from parallel.judge import c2st, ks_complement, tv_complement, wasserstein1
-from parallel.quality import quality
+from parallel.metrics.c2st import c2st
+from parallel.metrics.distances import ks_complement, tv_complement, wasserstein1
+from parallel.metrics.quality import quality
 
 Progress = Callable[[str, int, int], None]
 
 # spawn keys of the run's random streams
-_DATA, _REAL, _FAKE, _JUDGE = 1, 2, 3, 4
+_DATA, _REAL, _FAKE, _JUDGE = Stage.GAN_DATA, Stage.GAN_REAL, Stage.GAN_FAKE, Stage.GAN_JUDGE
 
 
 class GanMachine:
-    """A :class:`~parallel.loop.Machine` over a dataset (actual) and a generator (artificial)."""
+    """A :class:`~parallel.core.loop.Machine` over a dataset (actual) and a generator (artificial)."""
 
     name = "gan"
 
@@ -110,8 +113,8 @@ class GanMachine:
         self.last_fake: pd.DataFrame | None = None
 
     # -- helpers -----------------------------------------------------------------------
-    def _rng(self, *key: int) -> np.random.Generator:
-        return np.random.default_rng(np.random.SeedSequence(self.sc.seed, spawn_key=key))
+    def _rng(self, stage: Stage, *key: int) -> np.random.Generator:
+        return seeds.rng(self.sc.seed, stage, *key)
 
     def _real(self, n: int, rng: np.random.Generator) -> pd.DataFrame:
         if self.toy is not None:
@@ -121,7 +124,7 @@ class GanMachine:
 
     def _fake(self, n: int, key: int, keep: float | None = None) -> pd.DataFrame:
         gen = torch.Generator().manual_seed(
-            int(np.random.SeedSequence(self.sc.seed, spawn_key=(_FAKE, key)).generate_state(1)[0])
+            int(seeds.stream(self.sc.seed, _FAKE, key).generate_state(1)[0])
         )
         keep = self.sc.gan.sampling.keep if keep is None else keep
         x = self.trainer.sample(n, gen, keep=keep).numpy()  # (n, width), EMA generator if any
@@ -142,7 +145,9 @@ class GanMachine:
             xr = torch.tensor(real[["x", "y"]].to_numpy(np.float32)[:n] / self.scale)
         else:
             xr = torch.from_numpy(self.encoder.encode(real.iloc[:n], self._rng(_JUDGE, key, 2)))
-        gen = torch.Generator().manual_seed(key + 1)
+        gen = torch.Generator().manual_seed(
+            int(seeds.stream(self.sc.seed, _JUDGE, key, 3).generate_state(1)[0])
+        )
         z = latent(n, self.cfg, gen).to(tr.device)
         fake = tr.G(z)  # training mode: one-hot blocks as Gumbel-softmax, as D sees them
         d_real = tr.D(xr.to(tr.device)).float()
@@ -171,9 +176,7 @@ class GanMachine:
             columns[c] = {"tv_complement": tv_complement(actual[c], artificial[c])}
         real_c2st = actual.dropna(subset=self.numeric)
         fake_c2st = artificial.dropna(subset=self.numeric)
-        auc, p = c2st(
-            real_c2st, fake_c2st, self.sc.judge.c2st, rng, None, self.numeric, self.categorical
-        )
+        auc, p = c2st(real_c2st, fake_c2st, self.sc.judge.c2st, rng, self.numeric, self.categorical)
         out: dict[str, Any] = {
             "step": self.trainer.step,
             "c2st_auc": auc,

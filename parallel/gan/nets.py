@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm as _sn
 
-from parallel.registry import Registry
+from parallel.core.registry import Registry
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,10 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from parallel.core.loop import Event, run_loop
+from parallel.core.runfolder import RunFolder, provenance
 from parallel.gan.machine import GanMachine
 from parallel.gan.scenario import GanScenario, train_config
-from parallel.loop import Event, run_loop
-from parallel.runfolder import RunFolder, provenance
 
 
 def resolved_yaml(sc: GanScenario) -> str:

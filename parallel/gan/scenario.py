@@ -14,10 +14,16 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from parallel.errors import ScenarioError
+from parallel.config.yamlsrc import line_of
+from parallel.core.errors import ScenarioError
 from parallel.gan.train import TrainConfig
-from parallel.scenario import C2STConfig, ReportConfig, Strict, read_with_overrides, validate
-from parallel.yamlsrc import line_of
+from parallel.traffic.scenario import (
+    C2STConfig,
+    ReportConfig,
+    Strict,
+    read_with_overrides,
+    validate,
+)
 
 
 class GanData(Strict):

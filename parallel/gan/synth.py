@@ -28,10 +28,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from parallel.errors import DataError, UserInputError
+from parallel.core.errors import DataError, UserInputError
+from parallel.data.shards import sha256_file
 from parallel.gan.numpy_mlp import NumpyMLP, standard_normal
 from parallel.gan.tabular import TableEncoder
-from parallel.shards import sha256_file
 
 if TYPE_CHECKING:
     import torch

@@ -30,7 +30,7 @@ import pandas as pd
 import pyarrow as pa
 from scipy import special
 
-from parallel.errors import DataError
+from parallel.core.errors import DataError
 
 OTHER = "other"
 MAX_QUANTILES = 1000

@@ -34,7 +34,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from torch import Tensor
 
-from parallel.errors import RunError, UserInputError
+from parallel.core.errors import RunError, UserInputError
 from parallel.gan.augment import diff_augment
 from parallel.gan.losses import LOSSES, gradient_penalty, r1_penalty
 from parallel.gan.nets import NETS, NetSpec, build

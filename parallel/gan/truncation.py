@@ -22,7 +22,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from parallel.errors import UserInputError
+from parallel.core.errors import UserInputError
 
 LatentFn = Callable[[int], Tensor]  # n -> (n, Z) latent vectors
 

@@ -13,10 +13,10 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from parallel.errors import DataError
+from parallel.core.errors import DataError
+from parallel.core.runfolder import RunFolder
 from parallel.report.html import render_html
 from parallel.report.markdown import render_markdown
-from parallel.runfolder import RunFolder
 
 
 def load_run(folder: RunFolder) -> dict[str, Any]:

@@ -13,8 +13,8 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from parallel.core.runfolder import RunFolder
 from parallel.report.html import _ENV
-from parallel.runfolder import RunFolder
 
 
 def _plots(folder: RunFolder, ctx: dict[str, Any]) -> dict[str, str]:

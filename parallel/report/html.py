@@ -6,8 +6,8 @@ from typing import Any
 
 import jinja2
 
-from parallel.observation import KPI_DOC
 from parallel.report.fmt import num, pct
+from parallel.traffic.observation import KPI_DOC
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("parallel.report", "templates"),

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from parallel.observation import KPI_DOC
 from parallel.report.fmt import num as _f
 from parallel.report.fmt import pct as _pct
+from parallel.traffic.observation import KPI_DOC
 
 
 def render_markdown(ctx: dict[str, Any]) -> str:

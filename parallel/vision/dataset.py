@@ -31,8 +31,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from parallel.errors import DataError, UserInputError
-from parallel.shards import DatasetMismatchError, sha256_file
+from parallel.core.errors import DataError, UserInputError
+from parallel.data.shards import DatasetMismatchError, sha256_file
 
 MANIFEST = "manifest.json"
 WARMUP_S = 60.0
@@ -60,8 +60,8 @@ def _png(img: Any) -> bytes:
 
 def render_chunk(job: dict[str, Any]) -> dict[str, Any]:
     """Simulate one replication and render its frames into ``job['out']``."""
-    from parallel.sim.model import simulate_driving
-    from parallel.sim.signals import Timing
+    from parallel.traffic.artificial.model import simulate_driving
+    from parallel.traffic.signals import Timing
     from parallel.vision.render import BEV, Appearance, Camera
     from parallel.vision.scene import CLASSES, Timeline
 
@@ -141,12 +141,12 @@ def _categories() -> list[dict[str, Any]]:
 
 def _world(source: Path) -> tuple[Any, Any, Any, dict[str, Any]]:
     """(spec, params, plan, provenance) from a run folder or a scenario file."""
-    from parallel.generate import run_world
+    from parallel.data.generate import run_world
 
     if source.is_dir():
         return run_world(source)
     if source.suffix.lower() in (".yaml", ".yml") and source.is_file():
-        from parallel.generate import scenario_world
+        from parallel.data.generate import scenario_world
 
         return scenario_world(source)
     raise DataError(f"--from {source}: give a run folder (from `parallel run`) or a scenario .yaml")
@@ -158,7 +158,7 @@ def generate_vision(args: argparse.Namespace, progress: Progress | None = None) 
     Raises:
         UserInputError: bad options, a bad source, or a folder holding another dataset.
     """
-    from parallel.executors import make_executor
+    from parallel.core.executors import make_executor
     from parallel.vision.render import MASK_CLASSES
 
     if args.frames <= 0:

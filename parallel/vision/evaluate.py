@@ -31,7 +31,7 @@ import torch
 from scipy import linalg
 from torch import Tensor, nn
 
-from parallel.errors import DataError, UserInputError
+from parallel.core.errors import DataError, UserInputError
 
 SIZE = 32
 

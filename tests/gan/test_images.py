@@ -14,7 +14,7 @@ import pytest
 import torch
 from PIL import Image
 
-from parallel.errors import DataError
+from parallel.core.errors import DataError
 from parallel.gan.augment import diff_augment
 from parallel.gan.images import read_image_folder
 from tests.conftest import run_cli

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from parallel.errors import RegistryError
+from parallel.core.errors import RegistryError
 from parallel.gan.losses import LOSSES, gradient_penalty, r1_penalty
 from parallel.gan.nets import NETS, NetSpec, build
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from parallel.errors import ScenarioError
+from parallel.core.errors import ScenarioError
 from parallel.gan.scenario import load_gan, train_config
 from tests.conftest import ROOT, run_cli
 

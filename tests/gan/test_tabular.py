@@ -9,12 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from parallel.errors import DataError
+from parallel.core.errors import DataError
 from parallel.gan.synth import TABLE_DEFAULTS, TableSampler, fit_table
 from parallel.gan.tabular import OTHER, Categorical, Constant, Continuous, TableEncoder
 from parallel.gan.toy import vehicle_table
 from parallel.gan.train import TrainConfig
-from parallel.quality import quality
+from parallel.metrics.quality import quality
 
 CATS = {"approach", "movement", "vclass", "lane"}
 

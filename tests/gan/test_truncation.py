@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from parallel.errors import UserInputError
+from parallel.core.errors import UserInputError
 from parallel.gan.toy import Toy
 from parallel.gan.train import TrainConfig, Trainer
 from parallel.gan.truncation import jacobian_norms, truncated_latent

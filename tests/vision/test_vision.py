@@ -13,10 +13,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from parallel.errors import UserInputError
-from parallel.generate import scenario_world
-from parallel.shards import DatasetMismatchError
-from parallel.sim.model import simulate_driving
+from parallel.core.errors import UserInputError
+from parallel.data.generate import scenario_world
+from parallel.data.shards import DatasetMismatchError
+from parallel.traffic.artificial.model import simulate_driving
 from parallel.vision.dataset import generate_vision
 from parallel.vision.scene import CLASSES, SIZES, Timeline
 from tests.conftest import TINY, run_cli, write_scenario

@@ -1,0 +1,199 @@
+"""Demand without the route file: route flows estimated from what a city observes.
+
+A city has detector counts per edge and interval, and a probe sample of vehicles with
+their routes. The trip file that drives SUMO is hidden truth; nothing here reads it.
+
+:func:`estimate` does what SUMO's ``routeSampler.py`` does, with an existing solver:
+
+1. candidate routes: every probe route, plus the fastest free-flow path between every
+   pair of network entries and exits (SUMO routes trips that way by default), so an edge
+   that no probe crossed can still carry flow;
+2. route flows ``x >= 0`` (veh/h) by bounded least squares (``scipy.optimize.lsq_linear``):
+   counted edges should carry their counted flow (rows weighted 1/sqrt(count), as GEH
+   weighs errors), and each flow is pulled gently toward its probe prior
+   (probe vehicles / probe share) so that the solution is the one the probes support;
+3. the time profile: the flow entering the network per interval, from the counts on
+   entry edges.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from scipy.optimize import lsq_linear
+
+from parallel.core.errors import DataError
+from parallel.traffic.roadnet import RoadNet
+
+#: probe table columns: one row per probe vehicle
+PROBE_SCHEMA: dict[str, str] = {"vehicle_id": "string", "depart_s": "float64", "route": "string"}
+
+
+@dataclass(frozen=True)
+class RouteDemand:
+    """Route flows with a time profile: what the artificial world departs."""
+
+    routes: tuple[tuple[int, ...], ...]
+    rates_veh_h: np.ndarray
+    """(R,) mean flow of each route over the horizon."""
+    profile: np.ndarray
+    """(K,) multiplier of every route's flow in interval k (mean 1)."""
+    info: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def departures(
+        self, rng: np.random.Generator, duration_s: float, interval_s: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Poisson departures per route and interval, all drawn at once.
+
+        Returns:
+            (times (N,) sorted, route index (N,)).
+        """
+        k = len(self.profile)
+        lam = np.outer(self.profile, self.rates_veh_h) * (interval_s / 3600.0)  # (K, R)
+        n = rng.poisson(lam)
+        total = int(n.sum())
+        flat = n.ravel()
+        cell = np.repeat(np.arange(flat.size), flat)
+        interval = cell // len(self.rates_veh_h)
+        route = cell % len(self.rates_veh_h)
+        t = (interval + rng.random(total)) * interval_s
+        keep = t < min(duration_s, k * interval_s)
+        order = np.argsort(t[keep], kind="stable")
+        return t[keep][order], route[keep][order]
+
+
+def entries_and_exits(net: RoadNet) -> tuple[list[int], list[int]]:
+    """Edges where traffic enters and leaves the network.
+
+    An entry starts at a node that nothing else flows into except its own reverse edge
+    (a dead end or the network's fringe); an exit ends at a node that nothing leaves
+    except its reverse. U-turn connections at the fringe do not count.
+    """
+    into: dict[str, set[str]] = {}
+    out_of: dict[str, set[str]] = {}
+    for e in net.edges:
+        into.setdefault(e.to_node, set()).add(e.from_node)
+        out_of.setdefault(e.from_node, set()).add(e.to_node)
+    entries = [
+        i for i, e in enumerate(net.edges) if into.get(e.from_node, set()) <= {e.to_node}
+    ]
+    exits = [i for i, e in enumerate(net.edges) if out_of.get(e.to_node, set()) <= {e.from_node}]
+    return entries, exits
+
+
+def candidate_routes(
+    net: RoadNet, sources: set[int] | None = None, sinks: set[int] | None = None
+) -> list[tuple[int, ...]]:
+    """The fastest free-flow route from every entry (and extra source) to every reachable
+    exit (and extra sink)."""
+    g = nx.DiGraph()
+    for m in net.movements:
+        e = net.edges[m.to_edge]
+        g.add_edge(m.from_edge, m.to_edge, weight=e.length_m / e.speed_mps)
+    entries, exits = entries_and_exits(net)
+    exit_set = set(exits) | (sinks or set())
+    out = []
+    for s in sorted(set(entries) | (sources or set())):
+        if s not in g:
+            continue
+        paths = nx.single_source_dijkstra_path(g, s, weight="weight")
+        out += [tuple(p) for t, p in sorted(paths.items()) if t in exit_set and t != s]
+    return out
+
+
+def parse_probes(net: RoadNet, probes: pd.DataFrame, where: str) -> list[tuple[int, ...]]:
+    """Each probe's route as edge indices.
+
+    Raises:
+        DataError: a probe names an edge the network lacks, or its edges do not connect.
+    """
+    out = []
+    for i, text in enumerate(probes["route"].astype(str).tolist()):
+        try:
+            out.append(tuple(net.route_ids(text.split(), f"{where}, probe row {i + 1}")))
+        except Exception as exc:
+            raise DataError(str(exc)) from None
+    return out
+
+
+def _profile(net: RoadNet, counts: pd.DataFrame, n_int: int, interval_s: float) -> np.ndarray:
+    entries, _ = entries_and_exits(net)
+    ids = {net.edges[i].id for i in entries}
+    c = counts[counts["link"].isin(ids)]
+    k = (c["interval_start_s"].to_numpy(float) // interval_s).astype(int)
+    per = np.bincount(
+        k[(k >= 0) & (k < n_int)], c["count"].to_numpy(float)[(k >= 0) & (k < n_int)], n_int
+    )
+    if per.sum() <= 0:
+        return np.ones(n_int)
+    # smooth over neighbours: entry counts lag departures by one edge's travel time
+    smooth = np.convolve(np.pad(per, 1, mode="edge"), np.ones(3) / 3, mode="valid")
+    return smooth / smooth.mean()
+
+
+def estimate(
+    net: RoadNet,
+    counts: pd.DataFrame,
+    probes: pd.DataFrame,
+    probe_share: float,
+    duration_s: float,
+    interval_s: float,
+    detectors: list[str] | None = None,
+    prior_weight: float = 0.3,
+) -> RouteDemand:
+    """Route flows from counts and probes (see the module docstring).
+
+    Args:
+        counts: detector intervals (``link``, ``interval_start_s``, ``count``).
+        probes: probe vehicles (:data:`PROBE_SCHEMA`).
+        probe_share: the share of vehicles that are probes (scales the prior).
+        detectors: the counted edges; None means every edge in ``counts``.
+        prior_weight: how strongly flows are pulled toward the probe prior.
+    """
+    probe_routes = parse_probes(net, probes, "probes")
+    cand = candidate_routes(net, {r[0] for r in probe_routes}, {r[-1] for r in probe_routes})
+    routes = list(dict.fromkeys([*probe_routes, *cand]))
+    index = {r: i for i, r in enumerate(routes)}
+    hours = duration_s / 3600.0
+    prior = np.zeros(len(routes))
+    for r in probe_routes:
+        prior[index[r]] += 1.0 / max(probe_share, 1e-9) / hours
+    counted = sorted(set(counts["link"].astype(str)) if detectors is None else set(detectors))
+    total = counts.groupby("link")["count"].sum()
+    rows = [net.edge_index[e] for e in counted if e in net.edge_index]
+    c = np.array([float(total.get(net.edges[e].id, 0.0)) for e in rows]) / hours
+    row_of = {e: i for i, e in enumerate(rows)}
+    ij = [(row_of[e], j) for j, r in enumerate(routes) for e in set(r) if e in row_of]
+    a = sparse.csr_matrix(
+        (np.ones(len(ij)), ([i for i, _ in ij], [j for _, j in ij])), (len(rows), len(routes))
+    )
+    w = 1.0 / np.sqrt(np.maximum(c, 10.0))
+    # the prior pulls with the weight of a count of the route's own size
+    sigma = np.sqrt(np.maximum(prior, 10.0))
+    lhs = sparse.vstack([sparse.diags(w) @ a, sparse.diags(np.sqrt(prior_weight) / sigma)])
+    rhs = np.concatenate([c * w, np.sqrt(prior_weight) * prior / sigma])
+    sol = lsq_linear(lhs.tocsr(), rhs, bounds=(0.0, np.inf), lsq_solver="lsmr", max_iter=500)
+    x = np.maximum(sol.x, 0.0)
+    keep = x > 1e-3
+    n_int = max(int(np.ceil(duration_s / interval_s - 1e-9)), 1)
+    fitted = a @ x
+    return RouteDemand(
+        tuple(r for r, k in zip(routes, keep) if k),
+        x[keep],
+        _profile(net, counts, n_int, interval_s),
+        {
+            "probe_routes": len(set(probe_routes)),
+            "candidate_routes": len(cand),
+            "routes_used": int(keep.sum()),
+            "counted_edges": len(rows),
+            "total_veh_h": float(x.sum()),
+            "count_fit_rmsn": float(
+                np.sqrt(len(c) * np.sum((fitted - c) ** 2)) / max(c.sum(), 1e-9)
+            ),
+        },
+    )

@@ -1,0 +1,175 @@
+"""A signal plan for any network: per traffic-light program, each green's length and the offset.
+
+A :class:`TimingPlan` keeps a program's phase order and state strings as the network
+defines them and changes only what a traffic engineer retimes: the duration of each
+green phase (amber and all-red keep theirs) and the offset. Its cycle is the sum of the
+phases. Both worlds apply a plan the same way: SUMO gets it as ``tlLogic`` elements in an
+additional file (:func:`tls_xml`), the artificial world runs :func:`phases` in a SimPy
+controller.
+
+Re-timings for a design: :func:`scale_cycle` (every green scaled so the cycle changes by a
+factor), :func:`move_green` (seconds moved from the first green to the others) and
+:func:`shift_offsets` (a progression of offsets along the programs).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from xml.sax.saxutils import quoteattr
+
+from parallel.traffic.roadnet import Phase, Program, RoadNet
+
+#: no green is retimed below this
+MIN_GREEN_S = 5.0
+
+
+@dataclass(frozen=True)
+class ProgramTiming:
+    """The retimable part of one program."""
+
+    greens: tuple[float, ...]
+    """Durations of the program's green phases, in program order, s."""
+    offset_s: float
+
+
+@dataclass(frozen=True)
+class TimingPlan:
+    """Per traffic light: the greens and the offset."""
+
+    label: str
+    programs: dict[str, ProgramTiming]
+
+    def to_json(self) -> dict:
+        return {
+            "label": self.label,
+            "programs": {
+                k: {"greens": list(v.greens), "offset_s": v.offset_s}
+                for k, v in sorted(self.programs.items())
+            },
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> TimingPlan:
+        return cls(
+            str(data["label"]),
+            {
+                k: ProgramTiming(tuple(float(g) for g in v["greens"]), float(v["offset_s"]))
+                for k, v in data["programs"].items()
+            },
+        )
+
+    def cycle_s(self, net: RoadNet, tls: str) -> float:
+        prog = net.programs[tls]
+        return sum(p.duration_s for p in phases(prog, self.programs[tls]))
+
+
+def incumbent(net: RoadNet, label: str = "incumbent") -> TimingPlan:
+    """The network's own programs as a plan."""
+    return TimingPlan(
+        label,
+        {
+            tls: ProgramTiming(
+                tuple(prog.phases[i].duration_s for i in prog.green_phases), prog.offset_s
+            )
+            for tls, prog in net.programs.items()
+        },
+    )
+
+
+def phases(prog: Program, timing: ProgramTiming) -> list[Phase]:
+    """The program's phases with the plan's green durations."""
+    greens = iter(timing.greens)
+    return [
+        Phase(next(greens), p.state, p.min_dur_s, p.max_dur_s) if p.is_green else p
+        for p in prog.phases
+    ]
+
+
+def scale_cycle(plan: TimingPlan, net: RoadNet, factor: float, label: str) -> TimingPlan:
+    """Every program's cycle times ``factor``, the change taken by the greens alone."""
+    out = {}
+    for tls, t in plan.programs.items():
+        cycle = plan.cycle_s(net, tls)
+        fixed = cycle - sum(t.greens)
+        green_total = max(cycle * factor - fixed, MIN_GREEN_S * len(t.greens))
+        k = green_total / max(sum(t.greens), 1e-9)
+        out[tls] = ProgramTiming(
+            tuple(max(MIN_GREEN_S, round(g * k, 1)) for g in t.greens), t.offset_s
+        )
+    return TimingPlan(label, out)
+
+
+def move_green(plan: TimingPlan, seconds: float, label: str) -> TimingPlan:
+    """Move ``seconds`` from each program's first green to its other greens (split evenly);
+    a negative value moves green the other way. The cycle stays the same."""
+    out = {}
+    for tls, t in plan.programs.items():
+        g = list(t.greens)
+        if len(g) < 2:
+            out[tls] = t
+            continue
+        s = seconds
+        if s > 0:
+            s = min(s, g[0] - MIN_GREEN_S)
+        else:
+            s = max(s, -min(x - MIN_GREEN_S for x in g[1:]) * (len(g) - 1))
+        g[0] -= s
+        g[1:] = [x + s / (len(g) - 1) for x in g[1:]]
+        out[tls] = ProgramTiming(tuple(round(x, 1) for x in g), t.offset_s)
+    return TimingPlan(label, out)
+
+
+def shift_offsets(plan: TimingPlan, net: RoadNet, step_s: float, label: str) -> TimingPlan:
+    """Offsets in progression: the k-th program (sorted by id) shifted by ``k * step_s``."""
+    out = {}
+    for k, (tls, t) in enumerate(sorted(plan.programs.items())):
+        cycle = plan.cycle_s(net, tls)
+        out[tls] = ProgramTiming(t.greens, round((t.offset_s + k * step_s) % cycle, 1))
+    return TimingPlan(label, out)
+
+
+def tls_xml(net: RoadNet, plan: TimingPlan, program_id: str = "parallel") -> str:
+    """``<tlLogic>`` elements that make SUMO run ``plan`` (an additional file's body)."""
+    parts = []
+    for tls, timing in sorted(plan.programs.items()):
+        prog = net.programs[tls]
+        body = "".join(
+            f"    <phase duration={quoteattr(f'{p.duration_s:.2f}')} state={quoteattr(p.state)}/>\n"
+            for p in phases(prog, timing)
+            if p.duration_s > 0
+        )
+        parts.append(
+            f'  <tlLogic id={quoteattr(tls)} type="static" programID={quoteattr(program_id)} '
+            f'offset="{timing.offset_s:.2f}">\n{body}  </tlLogic>\n'
+        )
+    return "".join(parts)
+
+
+def design(net: RoadNet, n: int) -> list[TimingPlan]:
+    """The incumbent plus ``n - 1`` re-timings: cycle scaled, green moved, offsets changed.
+
+    Short cycles and greens moved away from the main phase are in the list on purpose:
+    they congest the network enough to spill back, which is where a twin must be right.
+    """
+    base = incumbent(net)
+    cands = [
+        scale_cycle(base, net, 0.6, "cycle x0.6"),
+        move_green(base, 12.0, "green -12 s first phase"),
+        scale_cycle(base, net, 1.4, "cycle x1.4"),
+        move_green(base, -10.0, "green +10 s first phase"),
+        shift_offsets(base, net, 20.0, "offsets +20 s steps"),
+        scale_cycle(base, net, 0.8, "cycle x0.8"),
+        move_green(scale_cycle(base, net, 0.7, ""), 8.0, "cycle x0.7, green -8 s first"),
+        scale_cycle(base, net, 1.2, "cycle x1.2"),
+        move_green(base, 20.0, "green -20 s first phase"),
+        shift_offsets(scale_cycle(base, net, 0.6, ""), net, 15.0, "cycle x0.6, offsets +15 s"),
+        move_green(scale_cycle(base, net, 1.3, ""), -8.0, "cycle x1.3, green +8 s first"),
+        scale_cycle(base, net, 0.5, "cycle x0.5"),
+    ]
+    out = [base]
+    for c in cands:
+        if len(out) >= n:
+            break
+        if c.programs != base.programs and all(c.programs != o.programs for o in out):
+            out.append(c)
+    return out

@@ -3,7 +3,7 @@
 Both fit the same 20,000 mixed-type rows (``parallel.gan.toy.vehicle_table``, seed 0:
 categorical approach, movement, vehicle class and lane; bimodal speeds, lognormal
 headways, delay and travel time) and are scored against 20,000 fresh rows (seed 1) with
-the quality score of REFERENCES.md (``parallel.metrics.quality``). Reports fit time, sampling
+the quality score of docs/metrics.md (``parallel.metrics.quality``). Reports fit time, sampling
 rows/s and quality for each, and the ratios. CTGAN (PyPI ``ctgan``) is a benchmark-only
 dependency: ``pip install ctgan``.
 

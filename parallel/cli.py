@@ -133,6 +133,23 @@ def _parser() -> argparse.ArgumentParser:
         help="augmentation curve: real images per class to train on, e.g. 5 10 20 (needs --train)",
     )
 
+    fid = sub.add_parser(
+        "fidelity",
+        help="how far can the twin be trusted: plans judged in SUMO, the twin and SUMO MESO",
+        description="Calibrate the artificial world on one SUMO observation under the "
+        "incumbent plan, then run a design of plans in SUMO, the artificial world and SUMO's "
+        "mesoscopic model; write fidelity.json and report.html.",
+        epilog="example: parallel fidelity scenarios/cologne8.yaml --plans 10 --reps 3",
+    )
+    fid.add_argument("scenario", type=Path, help="a city scenario (with a 'sumo:' section)")
+    fid.add_argument("--plans", type=int, help="plans in the design (default: fidelity.plans)")
+    fid.add_argument("--reps", type=int, help="replications per plan (default: fidelity.reps)")
+    fid.add_argument(
+        "--out", type=Path, help="output folder, new or empty (default: reports/NAME/fidelity-TIME)"
+    )
+    fid.add_argument("--executor", choices=EXECUTORS.names(), help="where runs go")
+    fid.add_argument("--workers", type=int, help="worker processes (default: all cores)")
+
     rep = sub.add_parser("report", help="re-render the report of a finished run")
     rep.add_argument("run_dir", type=Path)
     return p
@@ -158,8 +175,24 @@ def _overrides(
 
 def cmd_validate(args: argparse.Namespace, console: Console) -> int:
     from parallel.gan.scenario import is_gan_scenario, load_gan, train_config
+    from parallel.scenarios import kind_of
     from parallel.traffic.scenario import design_plans, load
 
+    if kind_of(args.scenario) == "city":
+        from parallel.traffic.actual.sumo_net import read_sumocfg
+        from parallel.traffic.city import load_city
+        from parallel.traffic.roadnet import read_net
+
+        c = load_city(args.scenario)
+        scfg = read_sumocfg(c.sumocfg)
+        net = read_net(scfg.net_file)
+        console.print(
+            f"[green]ok[/green] {args.scenario}: city scenario '{c.name}' on {scfg.net_file.name}: "
+            f"{len(net.edges)} edges, {len(net.movements)} movements, {len(net.programs)} "
+            f"traffic lights; hour {scfg.begin_s:.0f}-{scfg.end_s:.0f} s; fidelity design "
+            f"{c.fidelity.plans} plans x {c.fidelity.reps} replications"
+        )
+        return 0
     if is_gan_scenario(args.scenario):
         g = load_gan(args.scenario)
         cfg = train_config(g)
@@ -239,6 +272,13 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
 
     if is_gan_scenario(args.scenario):
         return _run_gan(args, console)
+    from parallel.scenarios import kind_of
+
+    if kind_of(args.scenario) == "city":
+        raise UserInputError(
+            f"{args.scenario}: a city scenario (real SUMO network); the closed loop on real "
+            f"networks is not built yet. Judge the twin with: parallel fidelity {args.scenario}"
+        )
     sc = load(args.scenario, _overrides(args))
     if args.out is not None and args.out.exists() and not args.out.is_dir():
         raise UserInputError(f"--out {args.out}: exists and is not a folder")
@@ -598,6 +638,85 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _fresh_out(out: Path | None, name: str) -> Path:
+    """A new (or empty) output folder; a folder with files in it is never written into."""
+    import time
+
+    if out is None:
+        out = Path("reports") / name / time.strftime("fidelity-%Y%m%d-%H%M%S")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise UserInputError(
+            f"--out {out}: exists and is not an empty folder; give a new folder name"
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def cmd_fidelity(args: argparse.Namespace, console: Console) -> int:
+    import json
+
+    from parallel.core.executors import make_executor
+    from parallel.core.runfolder import atomic_write
+    from parallel.report.fidelity import render_fidelity
+    from parallel.traffic.city import load_city
+    from parallel.traffic.fidelity import run_fidelity
+
+    overrides = {
+        k: v
+        for k, v in (("executor.kind", args.executor), ("executor.workers", args.workers))
+        if v is not None
+    }
+    sc = load_city(args.scenario, overrides)
+    for opt in ("plans", "reps"):
+        v = getattr(args, opt)
+        if v is not None and not (2 if opt == "plans" else 1) <= v <= (
+            13 if opt == "plans" else 50
+        ):
+            raise UserInputError(f"--{opt} {v}: out of range (plans 2-13, reps 1-50)")
+    out = _fresh_out(args.out, sc.name)
+    tasks: dict[str, TaskID] = {}
+    progress = _progress(console, "fidelity")
+
+    def on_progress(what: str, k: int, n: int) -> None:
+        if what not in tasks:
+            tasks[what] = progress.add_task(what, total=n)
+        progress.update(tasks[what], completed=k, total=n, description=what)
+
+    executor = make_executor(sc.executor.kind, sc.executor.workers, sc.executor.address)
+    try:
+        with progress:
+            result, counts = run_fidelity(sc, out, executor, args.plans, args.reps, on_progress)
+    finally:
+        executor.close()
+    atomic_write(out / "fidelity.json", json.dumps(result, indent=1) + "\n")
+    atomic_write(out / "report.html", render_fidelity(result, counts))
+    t = Table(title=f"{sc.name}: fidelity over {len(result['plans'])} plans")
+    for col in (
+        "world",
+        "Kendall tau",
+        "MARE delay",
+        "MARE travel time",
+        "C2ST AUC",
+        "GEH<5",
+        "s per sim h",
+    ):
+        t.add_column(col)
+    for w in result["kendall_tau"]:
+        t.add_row(
+            w,
+            f"{result['kendall_tau'][w]['tau']:.3f}",
+            f"{100 * result['mean_abs_rel_error'][w]['mean_delay_s']:.1f}%",
+            f"{100 * result['mean_abs_rel_error'][w]['mean_travel_time_s']:.1f}%",
+            f"{result['c2st_auc'][w]['auc']:.3f}",
+            f"{result['geh_share'][w]:.3f}",
+            f"{result['wall_s_per_sim_hour'][w]:.3f}",
+        )
+    t.add_row("sumo", "", "", "", "", "", f"{result['wall_s_per_sim_hour']['sumo']:.3f}")
+    console.print(t)
+    console.print(f"report: {out / 'report.html'}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(
@@ -614,6 +733,7 @@ def main(argv: list[str] | None = None) -> int:
         "generate": cmd_generate,
         "evaluate": cmd_evaluate,
         "report": cmd_report,
+        "fidelity": cmd_fidelity,
     }
     try:
         return commands[args.command](args, console)

@@ -67,6 +67,27 @@ def dumps(obj: Any) -> str:
     return json.dumps(clean(obj), indent=2, default=_default, allow_nan=False)
 
 
+def atomic_write(target: Path, data: str | bytes) -> Path:
+    """Write a file so that readers see the old content or the new, never a part.
+
+    A temporary file in the same folder is written, flushed to disk (fsync), given the
+    usual mode and renamed over the target; on any failure it is removed.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data.encode("utf-8") if isinstance(data, str) else data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
 class RunFolder:
     """A folder that refuses paths leading out of it and writes files atomically."""
 
@@ -95,19 +116,8 @@ class RunFolder:
         return full
 
     def write_text(self, rel: str, text: str) -> Path:
-        """Write atomically: a temporary file in the same folder, then a rename."""
-        target = self.path(rel)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return target
+        """Write atomically (see :func:`atomic_write`) inside the folder."""
+        return atomic_write(self.path(rel), text)
 
     def write_json(self, rel: str, obj: Any) -> Path:
         return self.write_text(rel, dumps(obj) + "\n")

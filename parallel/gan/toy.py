@@ -1,4 +1,4 @@
-"""PacGAN's toy mode-coverage settings (Lin et al. 2018), exactly as REFERENCES.md gives them.
+"""PacGAN's toy mode-coverage settings (Lin et al. 2018), exactly as docs/metrics.md gives them.
 
 * ring: 8 modes at (cos 2πk/8, sin 2πk/8), k = 0..7, σ = 0.01;
 * grid: 25 modes at {-4, -2, 0, 2, 4}², σ = 0.05;

@@ -52,7 +52,7 @@ def mmd(
     Args:
         real: (n,) or (n, d) sample.
         syn: (m,) or (m, d) sample.
-        permutations: number of permutations of the pooled sample (>= 200 per REFERENCES).
+        permutations: number of permutations of the pooled sample (>= 200 per docs/metrics.md).
         rng: randomness for subsampling and permutations.
         max_rows: each side is subsampled to at most this many rows.
 

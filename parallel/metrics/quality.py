@@ -1,4 +1,4 @@
-"""The quality score for synthetic tables, exactly as REFERENCES.md defines it.
+"""The quality score for synthetic tables, exactly as docs/metrics.md defines it.
 
 * column shapes: per column, the KS complement (numeric: 1 - max|F_real - F_syn|) or the
   TV complement (categorical: 1 - ½ Σ|R_ω - S_ω|); their mean;

@@ -79,9 +79,7 @@ def entries_and_exits(net: RoadNet) -> tuple[list[int], list[int]]:
     for e in net.edges:
         into.setdefault(e.to_node, set()).add(e.from_node)
         out_of.setdefault(e.from_node, set()).add(e.to_node)
-    entries = [
-        i for i, e in enumerate(net.edges) if into.get(e.from_node, set()) <= {e.to_node}
-    ]
+    entries = [i for i, e in enumerate(net.edges) if into.get(e.from_node, set()) <= {e.to_node}]
     exits = [i for i, e in enumerate(net.edges) if out_of.get(e.to_node, set()) <= {e.from_node}]
     return entries, exits
 

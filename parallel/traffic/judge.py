@@ -1,7 +1,7 @@
 """The judge: how far apart are the actual and the artificial observations?
 
 Every score carries its scale and its direction. Definitions follow
-``shared/REFERENCES.md`` exactly:
+``docs/metrics.md`` exactly:
 
 * KS complement ``1 - max|F_real - F_syn|``; TV complement ``1 - ½ Σ|R - S|``;
 * Wasserstein-1 through ``scipy.stats.wasserstein_distance``, in the column's units;

@@ -46,6 +46,8 @@ class Edge:
     lanes: int
     speed_mps: float
     priority: int
+    lane_indices: tuple[int, ...] = ()
+    """SUMO indices of the lanes open to passenger cars (0 is the rightmost)."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,8 @@ class Movement:
     node: str
     lanes: int
     """Distinct lanes of the upstream edge that feed it (its share of the stop line)."""
+    from_lanes: tuple[int, ...]
+    """SUMO indices of those lanes (a lane can feed several movements: shared lanes)."""
     direction: str
     """SUMO's direction: ``s`` straight, ``l``/``L`` left, ``r``/``R`` right, ``t`` turn."""
     tls: str | None
@@ -101,7 +105,7 @@ class Program:
         return [i for i, p in enumerate(self.phases) if p.is_green]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # identity hash: the cached graph is keyed by the object
 class RoadNet:
     """A SUMO network as plain, picklable data (workers rebuild nothing)."""
 
@@ -247,6 +251,7 @@ def _from_sumolib(net: object, path: str) -> RoadNet:
             sum(1 for ln in e.getLanes() if ln.allows(VCLASS)),
             float(e.getSpeed()),
             int(e.getPriority()),
+            tuple(ln.getIndex() for ln in e.getLanes() if ln.allows(VCLASS)),
         )
         for e in sedges
     )
@@ -296,6 +301,7 @@ def _movements(
                 to_edge=b,
                 node=node.getID(),
                 lanes=len({c.getFromLane().getIndex() for c in conns}),  # type: ignore[attr-defined]
+                from_lanes=tuple(sorted({c.getFromLane().getIndex() for c in conns})),  # type: ignore[attr-defined]
                 direction=str(c0.getDirection()),  # type: ignore[attr-defined]
                 tls=tls,
                 link_indices=links,

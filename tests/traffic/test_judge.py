@@ -1,4 +1,4 @@
-"""Judge metrics, checked against their definitions in REFERENCES.md."""
+"""Judge metrics, checked against their definitions in docs/metrics.md."""
 
 from __future__ import annotations
 

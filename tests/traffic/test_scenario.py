@@ -15,9 +15,9 @@ SHIPPED = sorted((ROOT / "scenarios").glob("*.yaml"))
 
 @pytest.mark.parametrize("path", SHIPPED, ids=[p.name for p in SHIPPED])
 def test_shipped_scenarios_validate(path: Path) -> None:
-    from parallel.gan.scenario import is_gan_scenario, load_gan
+    from parallel.scenarios import load_any
 
-    sc = load_gan(path) if is_gan_scenario(path) else load(path)
+    sc = load_any(path)
     assert sc.name == path.stem
 
 

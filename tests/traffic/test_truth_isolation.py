@@ -17,7 +17,18 @@ from tests.conftest import ROOT, TINY, write_scenario
 # the whole artificial world's folder, plus the shared modules it runs on and the verbs
 # that drive it (found by scanning, not listed, so a new module is covered at once)
 TRAFFIC = ROOT / "parallel" / "traffic"
-SHARED = ["network.py", "signals.py", "world.py", "calibrate.py", "experiments.py"]
+SHARED = [
+    "network.py",
+    "signals.py",
+    "world.py",
+    "calibrate.py",
+    "experiments.py",
+    # real networks: the network model, plans, demand estimation and the city twin
+    "roadnet.py",
+    "timing.py",
+    "demand.py",
+    "citytwin.py",
+]
 ARTIFICIAL_MODULES = sorted(
     [p.relative_to(ROOT / "parallel").as_posix() for p in (TRAFFIC / "artificial").rglob("*.py")]
     + [f"traffic/{name}" for name in SHARED if (TRAFFIC / name).exists()]
@@ -38,6 +49,20 @@ def test_artificial_modules_never_mention_truth() -> None:
         attrs = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
         names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
         assert "truth" not in attrs | names, rel
+
+
+def test_the_city_twin_never_reads_the_trip_file() -> None:
+    """A city's trip file (in the .sumocfg's route-files) is the actual world's truth."""
+    assert "traffic/citytwin.py" in ARTIFICIAL_MODULES
+    hidden = {"route_files", "sumocfg", "check_trips", "read_sumocfg", "SumoNetWorld"}
+    for rel in ARTIFICIAL_MODULES:
+        tree = ast.parse((ROOT / "parallel" / rel).read_text())
+        attrs = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+        names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+        imported = {
+            a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names
+        }
+        assert not hidden & (attrs | names | imported), (rel, hidden & (attrs | names | imported))
 
 
 def test_changing_the_truth_changes_nothing_on_the_artificial_side(tmp_path: Path) -> None:

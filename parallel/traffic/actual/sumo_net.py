@@ -13,9 +13,9 @@ Times in the Observation run from 0 at the window's begin.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -132,9 +132,12 @@ class SumoNetWorld:
     def duration_s(self) -> float:
         return self.cfg.end_s - self.cfg.begin_s
 
-    def observe(self, plan: TimingPlan, seed: np.random.SeedSequence) -> Observation:
+    def observe(
+        self, plan: TimingPlan, seed: np.random.SeedSequence, run_dir: Path | None = None
+    ) -> Observation:
+        """Run SUMO once under ``plan`` (in ``run_dir``, or a new numbered folder)."""
         self._runs += 1
-        run = self.work / f"{'meso' if self.meso else 'sumo'}{self._runs:03d}"
+        run = run_dir or self.work / f"{'meso' if self.meso else 'sumo'}{self._runs:03d}"
         run.mkdir(parents=True, exist_ok=True)
         c = self.cfg
         n_int = max(int(np.ceil(self.duration_s / self.interval - 1e-9)), 1)

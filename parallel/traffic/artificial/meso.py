@@ -1,16 +1,18 @@
 """The artificial world on any SUMO network: mesoscopic SimPy with link storage.
 
-Vehicles are SimPy processes that follow their route edge by edge. On an edge a vehicle
-drives at its desired speed (speed limit x its speed factor) to the stop line, where it
-joins the queue of its movement (the edge it turns into). One server process per
-movement discharges its queue, one vehicle per saturation headway per lane, when:
+Vehicles are SimPy processes that follow their route edge by edge. On entering an edge a
+vehicle takes the least occupied lane that serves its next movement, drives at its
+desired speed (speed limit x its speed factor) to the stop line and joins that lane's
+queue. One server process per lane discharges the head of its queue, one vehicle per
+saturation headway, when:
 
 * the movement's signal shows green (``G``; ``g`` and unsignalised minor movements also
   need a gap: no vehicle of a movement with right of way passed in the last
-  ``critical_gap_s``, and none with right of way is waiting at a green); amber and
-  all-red come from the program, and every green starts with ``startup_lost_s``;
-* **the next edge has room**: its storage is length x lanes / jam spacing (at least one
-  vehicle). This one rule makes spillback and blocking emerge, across junctions too.
+  ``critical_gap_s``); amber and all-red come from the program, and every green starts
+  with ``startup_lost_s``;
+* **the lane it will take on the next edge has room**: a lane stores length / jam spacing
+  vehicles (at least one). This one rule makes spillback and blocking emerge, across
+  junctions too, and a vehicle waiting to turn blocks the lane it shares with others.
 
 Gridlock is resolved as SUMO resolves it: a vehicle blocked for ``teleport_s`` at the head
 of its queue jumps to the next edge anyway, and the jump is counted (``teleports``).
@@ -44,6 +46,8 @@ from parallel.traffic.timing import TimingPlan, phases
 
 #: a vehicle that waited longer than this at a stop line has stopped
 STOP_WAIT_S = 2.0
+#: permissive turners that can wait inside a junction for their gap, per movement
+INSIDE_SLOTS = 1
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,9 @@ class MesoParams:
     startup_lost_s: float = 2.0
     critical_gap_s: float = 4.0
     stop_penalty_s: float = 2.0
+    depart_loss_s: float = 2.7
+    turn_loss_s: float = 2.0
+    minor_loss_s: float = 3.0
     teleport_s: float = 300.0
 
     def flat(self) -> dict[str, float]:
@@ -74,7 +81,13 @@ class Horizon:
 
 
 class _Meso:
-    """One replication's state. Built fresh for every run; nothing is global."""
+    """One replication's state. Built fresh for every run; nothing is global.
+
+    Storage, queues and discharge are per lane: a lane holds length / jam spacing
+    vehicles, keeps one FIFO queue at its stop line and discharges one vehicle per
+    saturation headway. A vehicle picks, on entering an edge, the least occupied lane that
+    serves its next movement, so a lane shared by two movements is blocked by either.
+    """
 
     def __init__(
         self,
@@ -87,35 +100,68 @@ class _Meso:
     ) -> None:
         self.env = simpy.Environment()
         self.net, self.p, self.h, self.demand = net, params, horizon, demand
-        edges = net.edges
-        self.length = [e.length_m for e in edges]
-        self.speed = [e.speed_mps for e in edges]
-        self.cap = [max(1, int(e.length_m * e.lanes / params.jam_spacing_m)) for e in edges]
-        self.occ = [0] * len(edges)
-        self.room: list[simpy.Event | None] = [None] * len(edges)
+        self._lanes(net, params)
         nm = len(net.movements)
-        self.queues: list[deque[simpy.Event]] = [deque() for _ in range(nm)]
-        self.idle: list[simpy.Event | None] = [None] * nm
         self.last_pass = [-1e9] * nm
+        self.inside = [0] * nm  # permissive turners waiting inside the junction
         self.teleports = 0
         self.s_dep, self.s_speed = children(seed, 2)
         n_int = max(int(np.ceil(horizon.duration_s / horizon.interval_s - 1e-9)), 1)
         self.n_int = n_int
-        self.count = np.zeros((len(edges), n_int), np.int64)
-        self.speed_sum = np.zeros((len(edges), n_int))
-        self.wait = np.zeros((len(edges), n_int))
+        self.count = np.zeros((len(net.edges), n_int), np.int64)
+        self.speed_sum = np.zeros((len(net.edges), n_int))
+        self.wait = np.zeros((len(net.edges), n_int))
         self.rows: list[tuple] = []
         self.light: dict[str, str] = {}
         self.changed: dict[str, simpy.Event] = {}
         for tls, prog in net.programs.items():
             if tls in plan.programs:
-                self.env.process(
-                    self._controller(
-                        tls, phases(prog, plan.programs[tls]), plan.programs[tls].offset_s
-                    )
-                )
-        for m in range(nm):
-            self.env.process(self._server(m))
+                timing = plan.programs[tls]
+                self.env.process(self._controller(tls, phases(prog, timing), timing.offset_s))
+        for lane in range(len(self.lane_edge)):
+            self.env.process(self._server(lane))
+
+    def _lanes(self, net: RoadNet, params: MesoParams) -> None:
+        """Global lane ids: per edge its passenger lanes; per movement the lanes feeding it."""
+        self.lane_edge: list[int] = []
+        self.lane_cap: list[int] = []
+        lane_id: dict[tuple[int, int], int] = {}
+        self.edge_lanes: list[list[int]] = []
+        for i, e in enumerate(net.edges):
+            ids = []
+            for sumo_index in e.lane_indices or (0,):
+                lane_id[(i, sumo_index)] = len(self.lane_edge)
+                ids.append(len(self.lane_edge))
+                self.lane_edge.append(i)
+                self.lane_cap.append(max(1, int(e.length_m / params.jam_spacing_m)))
+            self.edge_lanes.append(ids)
+        self.mov_lanes = [
+            [lane_id[(m.from_edge, k)] for k in m.from_lanes if (m.from_edge, k) in lane_id]
+            or self.edge_lanes[m.from_edge]
+            for m in net.movements
+        ]
+        n = len(self.lane_edge)
+        self.occ = [0] * n
+        self.room: list[simpy.Event | None] = [None] * n
+        # per lane: (the vehicle's event, its movement, its next movement, when it joined)
+        self.queues: list[deque[tuple[simpy.Event, int, int, float]]] = [deque() for _ in range(n)]
+        self.idle: list[simpy.Event | None] = [None] * n
+        self.length = [e.length_m for e in net.edges]
+        self.speed = [e.speed_mps for e in net.edges]
+
+    def _pick(self, options: list[int]) -> int:
+        """The least occupied lane (the rightmost among equals)."""
+        occ = self.occ
+        best = options[0]
+        for lane in options[1:]:
+            if occ[lane] < occ[best]:
+                best = lane
+        return best
+
+    def _target(self, m2: int, edge: int) -> int:
+        """The lane a vehicle takes on ``edge``: one that serves its next movement ``m2``
+        (any lane on its last edge)."""
+        return self._pick(self.mov_lanes[m2] if m2 >= 0 else self.edge_lanes[edge])
 
     # -- signals ---------------------------------------------------------------------
     def _controller(self, tls: str, ph: list[Any], offset: float) -> Generator:
@@ -154,48 +200,44 @@ class _Meso:
         return "r"
 
     def _may_pass(self, m: int) -> bool:
-        """Gap acceptance against the movements with right of way."""
-        now = self.env.now
-        mv = self.net.movements[m]
-        for o in mv.yields_to:
-            if now - self.last_pass[o] < self.p.critical_gap_s:
-                return False
-            if self.queues[o]:
-                c = self._colour(o)
-                major = c == "G" or (c == "-" and self.net.movements[o].state in "MO")
-                if major:
-                    return False
-        return True
+        """Gap acceptance: no vehicle with right of way passed in the last critical gap.
+
+        A stream with right of way that flows passes a vehicle every saturation headway,
+        shorter than any critical gap, so it holds the yielding movement back; one that is
+        itself blocked by a full lane downstream does not, as on the road (and a rule
+        that waited for its queue to clear would deadlock the two).
+        """
+        now, gap, last = self.env.now, self.p.critical_gap_s, self.last_pass
+        return all(now - last[o] >= gap for o in self.net.movements[m].yields_to)
 
     # -- storage -----------------------------------------------------------------------
-    def _room(self, e: int) -> simpy.Event:
-        ev = self.room[e]
+    def _room(self, lane: int) -> simpy.Event:
+        ev = self.room[lane]
         if ev is None:
-            ev = self.room[e] = self.env.event()
+            ev = self.room[lane] = self.env.event()
         return ev
 
-    def _free(self, e: int) -> None:
-        self.occ[e] -= 1
-        ev = self.room[e]
+    def _free(self, lane: int) -> None:
+        self.occ[lane] -= 1
+        ev = self.room[lane]
         if ev is not None:
-            self.room[e] = None
+            self.room[lane] = None
             ev.succeed()
 
     # -- processes ------------------------------------------------------------------------
-    def _server(self, m: int) -> Generator:
-        env, p = self.env, self.p
-        mv = self.net.movements[m]
-        q, e, f = self.queues[m], mv.from_edge, mv.to_edge
-        gap_rule = bool(mv.yields_to)
-        minor = mv.state not in "MO"
-        service = p.saturation_headway_s / max(mv.lanes, 1)
+    def _server(self, lane: int) -> Generator:
+        """Discharge one lane's queue: signal, right of way, room downstream, headway."""
+        env, p, net = self.env, self.p, self.net
+        q = self.queues[lane]
         was_red = True
         blocked_since = -1.0
         while True:
             if not q:
-                self.idle[m] = ev = env.event()
+                self.idle[lane] = ev = env.event()
                 yield ev
                 continue
+            veh, m, m2, _ = q[0]
+            mv = net.movements[m]
             c = self._colour(m)
             if c == "r":
                 was_red = True
@@ -205,53 +247,83 @@ class _Meso:
                 was_red = False
                 yield env.timeout(p.startup_lost_s)
                 continue
-            if gap_rule and (c == "g" or (c == "-" and minor)) and not self._may_pass(m):
+            yields = mv.yields_to and (c == "g" or (c == "-" and mv.state not in "MO"))
+            if yields and not self._may_pass(m):
+                if c == "g" and self.inside[m] < INSIDE_SLOTS:
+                    # a permissive turner pulls into the junction to wait for its gap and
+                    # frees the lane behind it; it clears at the end of the green at latest
+                    q.popleft()
+                    self._free(lane)
+                    self.inside[m] += 1
+                    env.process(self._inside(veh, m, m2))
+                    yield env.timeout(p.saturation_headway_s)
+                    continue
                 yield env.timeout(0.5)
                 continue
-            if self.occ[f] >= self.cap[f]:
+            target = self._target(m2, mv.to_edge)
+            if self.occ[target] >= self.lane_cap[target]:
                 if blocked_since < 0:
                     blocked_since = env.now
                 left = p.teleport_s - (env.now - blocked_since)
-                if left > 0:
-                    yield env.any_of([self._room(f), env.timeout(left)])
+                if left > 1e-6:  # a smaller step would not advance the clock
+                    yield env.any_of([self._room(target), env.timeout(left)])
                     continue
                 self.teleports += 1
             blocked_since = -1.0
-            veh = q.popleft()
-            self.occ[f] += 1
-            self._free(e)
+            q.popleft()
+            self.occ[target] += 1
+            self._free(lane)
             self.last_pass[m] = env.now
-            veh.succeed()
-            yield env.timeout(service)
+            veh.succeed(target)
+            yield env.timeout(p.saturation_headway_s)
 
-    def _vehicle(self, vid: int, r: int, factor: float) -> Generator:
+    def _inside(self, veh: simpy.Event, m: int, m2: int) -> Generator:
+        """A permissive turner waiting inside the junction for a gap (or the amber)."""
+        env = self.env
+        while True:
+            c = self._colour(m)
+            if c not in "Gg" or self._may_pass(m):
+                break
+            yield env.timeout(0.5)
+        target = self._target(m2, self.net.movements[m].to_edge)
+        while self.occ[target] >= self.lane_cap[target]:
+            yield self._room(target)
+            target = self._target(m2, self.net.movements[m].to_edge)
+        self.inside[m] -= 1
+        self.occ[target] += 1
+        self.last_pass[m] = env.now
+        veh.succeed(target)
+
+    def _vehicle(self, vid: int, r: int, factor: float) -> Generator[simpy.Event, Any, None]:
         env = self.env
         route = self.demand.routes[r]
         movs = self.demand_movements[r]
-        e = route[0]
-        while self.occ[e] >= self.cap[e]:  # SUMO delays the insertion, so do we
-            yield self._room(e)
-        self.occ[e] += 1
+        last = len(route) - 1
+        lane = self._target(movs[0] if last > 0 else -1, route[0])
+        while self.occ[lane] >= self.lane_cap[lane]:  # SUMO delays the insertion, so do we
+            yield self._room(lane)
+            lane = self._target(movs[0] if last > 0 else -1, route[0])
+        self.occ[lane] += 1
         t_in = env.now
         stops = 0
-        last = len(route) - 1
+        extra = self.route_losses[r]
         for k, e in enumerate(route):
             t_link = env.now
-            yield env.timeout(self.length[e] / (self.speed[e] * factor))
+            yield env.timeout(self.length[e] / (self.speed[e] * factor) + extra[k])
             if k == last:
-                self._free(e)
+                self._free(lane)
                 self._crossed(e, t_link)
                 self._finish(vid, r, t_in, stops)
                 return
             m = movs[k]
             ev = env.event()
             t_q = env.now
-            self.queues[m].append(ev)
-            idle = self.idle[m]
+            self.queues[lane].append((ev, m, movs[k + 1] if k + 1 < last else -1, t_q))
+            idle = self.idle[lane]
             if idle is not None:
-                self.idle[m] = None
+                self.idle[lane] = None
                 idle.succeed()
-            yield ev
+            lane = yield ev
             if env.now - t_q > STOP_WAIT_S:
                 stops += 1
                 self._waited(e, t_q, env.now)
@@ -318,11 +390,29 @@ class _Meso:
         net = self.net
         self.demand_movements = [_movements(net, rt) for rt in self.demand.routes]
         self.free = [net.free_time_s(rt) for rt in self.demand.routes]
+        self.route_losses = [self._losses(ms) for ms in self.demand_movements]
         t0 = time.perf_counter()
         self.env.process(self._source())
         self.env.run(until=self.h.duration_s)
+        for lane, q in enumerate(self.queues):  # still waiting at the end: count it too
+            for *_, t_q in q:
+                self._waited(self.lane_edge[lane], t_q, self.h.duration_s)
         wall = time.perf_counter() - t0
         return self._observation(wall)
+
+    def _losses(self, movs: list[int]) -> list[float]:
+        """Running losses per edge of a route, beyond driving at the desired speed: starting
+        from standstill on the first edge, and on each later edge the slow-down of the turn
+        or of the yield point that led into it (SUMO's vehicles brake for both)."""
+        p, net = self.p, self.net
+        out = [p.depart_loss_s]
+        for m in movs:
+            mv = net.movements[m]
+            loss = p.turn_loss_s if mv.direction in "lLrRt" else 0.0
+            if mv.tls is None and mv.state not in "MO":
+                loss += p.minor_loss_s
+            out.append(loss)
+        return out
 
     def _observation(self, wall: float) -> Observation:
         veh = pd.DataFrame(self.rows, columns=list(VEHICLE_SCHEMA)).astype(VEHICLE_SCHEMA)

@@ -1,0 +1,200 @@
+"""City scenarios: a real SUMO network, its trip file as hidden truth, and what a city observes.
+
+A city scenario has a top-level ``sumo:`` section that points at a ``.sumocfg`` (network,
+trip file and time window). The network is public: both worlds read it. The trip file is
+the actual world's hidden truth: the artificial side learns demand from detector counts
+and a probe sample (``observation``), never from the file. Example::
+
+    name: cologne8
+    seed: 1
+    sumo:
+      config: data/resco/cologne8/cologne8.sumocfg
+    observation: {interval_s: 900, probe_share: 0.1}
+    fidelity: {plans: 10, reps: 3}
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+
+from parallel.config.schema import Strict, read_with_overrides, validate
+from parallel.config.yamlsrc import line_of
+from parallel.core.errors import ScenarioError, UserInputError
+from parallel.traffic.scenario import ExecutorConfig
+
+CityParam = Literal[
+    "saturation_headway_s",
+    "jam_spacing_m",
+    "speed_factor_mean",
+    "startup_lost_s",
+    "critical_gap_s",
+    "stop_penalty_s",
+    "depart_loss_s",
+    "turn_loss_s",
+    "minor_loss_s",
+]
+
+
+class SumoSource(Strict):
+    """The actual world: Eclipse SUMO on the scenario's own files."""
+
+    config: str
+    """A ``.sumocfg`` relative to the scenario: network, trip file (hidden truth) and the
+    time window (begin, end)."""
+    time_to_teleport_s: float = Field(300.0, gt=0, le=3600)
+    """SUMO's ``--time-to-teleport``: a vehicle stuck this long jumps ahead (gridlock)."""
+
+
+class CityObservation(Strict):
+    """What the city observes of the actual world."""
+
+    interval_s: float = Field(900.0, ge=60, le=3600)
+    """Detector counting interval, s (15 minutes is the traffic engineer's usual)."""
+    probe_share: float = Field(0.1, gt=0, le=1)
+    """Share of vehicles whose route is observed (probe vehicles)."""
+    detectors: list[str] | Literal["all"] = "all"
+    """Counted edges: ``all``, or a list of edge ids of the network."""
+
+
+class MesoPrior(Strict):
+    """The artificial world's behaviour parameters before calibration."""
+
+    saturation_headway_s: float = Field(2.0, ge=0.8, le=6)
+    """Discharge headway per lane at a green, s."""
+    jam_spacing_m: float = Field(7.0, ge=4, le=20)
+    """Road length a queued vehicle takes: storage = length x lanes / jam spacing."""
+    speed_factor_mean: float = Field(1.0, ge=0.3, le=1.5)
+    """Desired speed as a share of the speed limit (mean)."""
+    speed_factor_sd: float = Field(0.1, ge=0, le=0.5)
+    """Spread of the speed factor between drivers."""
+    startup_lost_s: float = Field(2.0, ge=0, le=10)
+    """Start-up lost time at the start of each green, s."""
+    critical_gap_s: float = Field(4.0, ge=0.5, le=12)
+    """Gap a yielding vehicle needs in the stream with right of way, s."""
+    stop_penalty_s: float = Field(2.0, ge=0, le=20)
+    """Time lost braking and accelerating by a vehicle that had to stop, s."""
+    depart_loss_s: float = Field(2.7, ge=0, le=20)
+    """Time lost accelerating from standstill at departure, s (v / 2a)."""
+    turn_loss_s: float = Field(2.0, ge=0, le=20)
+    """Time lost slowing down for a turn, s."""
+    minor_loss_s: float = Field(3.0, ge=0, le=20)
+    """Time lost approaching a yield point of an unsignalised junction, s."""
+
+
+class CityArtificial(Strict):
+    """The artificial world."""
+
+    params: MesoPrior = MesoPrior()
+    """Behaviour parameters before calibration."""
+    replications: int = Field(3, ge=1, le=100)
+    """Artificial runs averaged per prediction."""
+
+
+class CityCalibration(Strict):
+    """Fitting the behaviour parameters to one observation under the incumbent plan."""
+
+    enabled: bool = True
+    """Turn calibration off to judge the prior as it is."""
+    parameters: list[CityParam] = [
+        "saturation_headway_s",
+        "speed_factor_mean",
+        "stop_penalty_s",
+        "turn_loss_s",
+        "minor_loss_s",
+    ]
+    """Which parameters are fitted (the rest keep their prior)."""
+    budget: int = Field(50, ge=5, le=2000)
+    """Candidate parameter sets evaluated (scipy's Nelder-Mead)."""
+    replications: int = Field(2, ge=1, le=20)
+    """Artificial runs per candidate (common random numbers across candidates)."""
+
+
+class FidelityConfig(Strict):
+    """``parallel fidelity``: a design of plans run in SUMO, the artificial world and MESO."""
+
+    plans: int = Field(10, ge=2, le=13)
+    """Plans in the design: the incumbent plus re-timings."""
+    reps: int = Field(3, ge=1, le=50)
+    """Replications of every plan in every world."""
+    meso: bool = True
+    """Also run SUMO's mesoscopic model as the peer baseline."""
+
+
+class CityScenario(Strict):
+    """A scenario on a real SUMO network (see the module docstring)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    """Scenario name; names the output folder."""
+    description: str = ""
+    """Free text shown in the report."""
+    seed: int = Field(0, ge=0)
+    """Root seed; every random stream is spawned from it."""
+    sumo: SumoSource
+    """The actual world: SUMO on the scenario's files."""
+    observation: CityObservation = CityObservation()
+    """What the city observes."""
+    artificial: CityArtificial = CityArtificial()
+    """The artificial world."""
+    calibration: CityCalibration = CityCalibration()
+    """Calibration of the behaviour parameters."""
+    fidelity: FidelityConfig = FidelityConfig()
+    """The fidelity design."""
+    executor: ExecutorConfig = ExecutorConfig()
+    """Where runs go (SUMO runs are separate processes either way)."""
+
+    source_dir: str = Field(".", exclude=True)
+    """(internal) folder of the scenario file."""
+
+    @property
+    def sumocfg(self) -> Path:
+        return (Path(self.source_dir) / self.sumo.config).resolve()
+
+
+def is_city_scenario(data: dict[str, Any]) -> bool:
+    return isinstance(data, dict) and "sumo" in data
+
+
+def load_city(path: str | Path, overrides: dict[str, Any] | None = None) -> CityScenario:
+    """Load and check a city scenario: the .sumocfg, its network and its trip file.
+
+    Raises:
+        ScenarioError: anything wrong with the file, naming the file, line and field.
+        UserInputError: the SUMO files are missing, unsafe or inconsistent, naming them.
+    """
+    from parallel.traffic.actual.sumo_net import check_trips, read_sumocfg
+    from parallel.traffic.roadnet import read_net, require_signals
+
+    p = Path(path)
+    data, lines = read_with_overrides(p, overrides)
+    sc = validate(CityScenario, data, lines, p)
+    line = line_of(lines, ("sumo", "config"))[0]
+    if not sc.sumocfg.is_file():
+        raise ScenarioError(
+            f"SUMO configuration {str(sc.sumocfg)!r} not found",
+            file=p,
+            line=line,
+            field="sumo.config",
+        )
+    try:
+        cfg = read_sumocfg(sc.sumocfg)
+        net = read_net(cfg.net_file)
+        require_signals(net, f"scenario {p}")
+        for trips in cfg.route_files:
+            check_trips(net, trips)
+    except UserInputError as exc:
+        raise ScenarioError(str(exc), file=p, line=line, field="sumo.config") from None
+    det = sc.observation.detectors
+    if det != "all":
+        missing = [d for d in det if d not in net.edge_index]
+        if missing:
+            raise ScenarioError(
+                f"detector on edge {missing[0]!r}, which is not in {cfg.net_file}; "
+                "list edge ids of the network, or use 'all'",
+                file=p,
+                line=line_of(lines, ("observation", "detectors"))[0],
+                field="observation.detectors",
+            )
+    return sc

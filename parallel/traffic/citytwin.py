@@ -1,0 +1,168 @@
+"""The twin of a real network: learn demand and behaviour from one observation, then predict.
+
+:func:`learn` is the adapt verb on a city: route flows from the observation's counts and
+probes (:func:`parallel.traffic.demand.estimate`), then the behaviour parameters fitted
+by scipy's Nelder-Mead (in log space, within bounds) so that the artificial world
+reproduces the observed mean travel time, mean delay and travel-time distribution under
+the plan in force. Every candidate runs on the same seeds (common random numbers), so
+the objective is deterministic.
+
+This module gets Observations and the public network; it never sees the trip file.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+from scipy import optimize
+
+from parallel.core.seeds import Stage, stream
+from parallel.metrics.distances import ks_statistic
+from parallel.traffic.artificial.meso import Horizon, MesoParams, simulate_net
+from parallel.traffic.city import CityCalibration, CityScenario
+from parallel.traffic.demand import RouteDemand, estimate
+from parallel.traffic.observation import Observation
+from parallel.traffic.roadnet import RoadNet
+from parallel.traffic.timing import TimingPlan
+
+log = logging.getLogger(__name__)
+
+#: search bounds of each calibrated parameter, in its own units
+BOUNDS: dict[str, tuple[float, float]] = {
+    "saturation_headway_s": (0.8, 6.0),
+    "jam_spacing_m": (4.0, 20.0),
+    "speed_factor_mean": (0.3, 1.5),
+    "startup_lost_s": (0.05, 10.0),
+    "critical_gap_s": (0.5, 12.0),
+    "stop_penalty_s": (0.05, 20.0),
+    "depart_loss_s": (0.05, 20.0),
+    "turn_loss_s": (0.05, 20.0),
+    "minor_loss_s": (0.05, 20.0),
+}
+
+
+@dataclass
+class CityTwin:
+    """What the artificial side knows: the network, the demand and the behaviour."""
+
+    net: RoadNet
+    horizon: Horizon
+    demand: RouteDemand
+    params: MesoParams
+    calibration: dict[str, Any] = field(default_factory=dict)
+
+    def run(self, plan: TimingPlan, seed: np.random.SeedSequence) -> Observation:
+        return simulate_net(self.net, plan, self.demand, self.params, self.horizon, seed)
+
+
+def discrepancy(observed: Observation, runs: list[Observation]) -> float:
+    """|relative error| of mean travel time and mean delay, plus the KS statistic of
+    travel times (each 0 at a perfect fit)."""
+    tt = np.concatenate([r.vehicles["travel_time_s"].to_numpy(float) for r in runs])
+    dl = np.concatenate([r.vehicles["delay_s"].to_numpy(float) for r in runs])
+    o_tt = observed.vehicles["travel_time_s"].to_numpy(float)
+    o_dl = observed.vehicles["delay_s"].to_numpy(float)
+    if len(tt) == 0:
+        return 10.0
+    return float(
+        abs(tt.mean() / o_tt.mean() - 1)
+        + abs(dl.mean() / max(o_dl.mean(), 1e-9) - 1)
+        + ks_statistic(o_tt, tt)
+    )
+
+
+def calibrate(
+    twin: CityTwin,
+    observed: Observation,
+    plan: TimingPlan,
+    cfg: CityCalibration,
+    root: int,
+    progress: Callable[[int, int], None] | None = None,
+) -> CityTwin:
+    """Fit ``cfg.parameters`` of ``twin.params`` to ``observed`` (made under ``plan``)."""
+    keys = list(cfg.parameters)
+    lo = np.log([BOUNDS[k][0] for k in keys])
+    hi = np.log([BOUNDS[k][1] for k in keys])
+    prior = twin.params
+    x0 = np.clip(np.log([max(getattr(prior, k), 1e-3) for k in keys]), lo, hi)
+    seeds = [stream(root, Stage.CALIBRATION, 0, r) for r in range(cfg.replications)]
+    trace: list[dict[str, float]] = []
+
+    def params_at(x: np.ndarray) -> MesoParams:
+        vals = np.exp(np.clip(x, lo, hi))
+        return replace(prior, **{k: float(v) for k, v in zip(keys, vals)})
+
+    def f(x: np.ndarray) -> float:
+        p = params_at(np.asarray(x, float))
+        runs = [simulate_net(twin.net, plan, twin.demand, p, twin.horizon, s) for s in seeds]
+        val = discrepancy(observed, runs)
+        trace.append({**{k: getattr(p, k) for k in keys}, "discrepancy": val})
+        if progress:
+            progress(len(trace), cfg.budget)
+        return val
+
+    before = f(x0)
+    best = x0
+    if cfg.enabled and keys:
+        res = optimize.minimize(
+            f,
+            x0,
+            method="Nelder-Mead",
+            options={"maxfev": cfg.budget - 1, "initial_simplex": _simplex(x0, lo, hi)},
+        )
+        best = np.clip(res.x, lo, hi)
+    fitted = params_at(best)
+    after = min(t["discrepancy"] for t in trace)
+    info = {
+        "prior": prior.flat(),
+        "fitted": fitted.flat(),
+        "parameters": keys,
+        "before": before,
+        "after": after,
+        "evaluations": len(trace),
+        "optimizer": "scipy Nelder-Mead (log space)",
+        "trace": trace,
+    }
+    log.info("calibration %.3f -> %.3f in %d runs", before, after, len(trace))
+    return replace(twin, params=fitted, calibration=info)
+
+
+def _simplex(x0: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """A starting simplex that steps 25% of each parameter's log range, inward."""
+    pts = [x0]
+    for i in range(len(x0)):
+        step = 0.25 * (hi[i] - lo[i])
+        x = x0.copy()
+        x[i] = x0[i] + step if x0[i] + step <= hi[i] else x0[i] - step
+        pts.append(x)
+    return np.array(pts)
+
+
+def learn(
+    sc: CityScenario,
+    net: RoadNet,
+    horizon: Horizon,
+    observed: Observation,
+    plan: TimingPlan,
+    progress: Callable[[int, int], None] | None = None,
+) -> CityTwin:
+    """Demand from counts and probes, then calibrated behaviour (the adapt verb)."""
+    if observed.probes is None:
+        raise ValueError("the observation has no probe vehicles to learn routes from")
+    det = sc.observation.detectors
+    demand = estimate(
+        net,
+        observed.detectors,
+        observed.probes,
+        sc.observation.probe_share,
+        horizon.duration_s,
+        horizon.interval_s,
+        None if det == "all" else list(det),
+    )
+    prior = MesoParams(**sc.artificial.params.model_dump())
+    twin = CityTwin(net, horizon, demand, prior)
+    return calibrate(twin, observed, plan, sc.calibration, sc.seed, progress)

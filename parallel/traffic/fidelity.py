@@ -1,0 +1,241 @@
+"""Trusting the twin: a design of plans judged in SUMO, the artificial world and SUMO MESO.
+
+``parallel fidelity SCENARIO`` calibrates the artificial world on one SUMO observation
+under the incumbent plan (demand from counts and probes, behaviour by Nelder-Mead), then
+runs a design of plans (the incumbent plus re-timings: cycles scaled, green moved between
+phases, offsets changed; some congested enough to spill back) R times each in three
+worlds: SUMO (the measurement), the artificial world (the prediction) and SUMO's
+mesoscopic model (the peer baseline, which runs the true trip file). Definitions of the
+figures follow ``docs/metrics.md``: plan-ranking agreement by Kendall's tau and
+Spearman's rho on mean delay, per-plan relative error, C2ST AUC and the GEH share.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from parallel.core.executors import Executor
+from parallel.core.seeds import Stage, rng, stream
+from parallel.metrics.c2st import C2STConfig, c2st
+from parallel.traffic.actual.sumo_net import SumoConfig, SumoNetWorld, read_sumocfg
+from parallel.traffic.artificial.meso import Horizon
+from parallel.traffic.city import CityScenario
+from parallel.traffic.citytwin import CityTwin, learn
+from parallel.traffic.judge import geh
+from parallel.traffic.observation import KPI_DOC, Observation
+from parallel.traffic.roadnet import read_net
+from parallel.traffic.timing import TimingPlan, design
+
+log = logging.getLogger(__name__)
+Progress = Callable[[str, int, int], None]
+WORLDS = ("actual", "artificial", "meso")
+KPIS = ("mean_delay_s", "mean_travel_time_s", "p95_travel_time_s", "throughput_veh_h")
+#: world name -> the seed key's last element, so no two worlds share a stream
+_WORLD_KEY = {"actual": 0, "meso": 1, "artificial": 2}
+
+
+@dataclass(frozen=True)
+class _Task:
+    """One run of one plan in one world (picklable: runs on any executor)."""
+
+    world: str
+    plan_index: int
+    rep: int
+    plan: TimingPlan
+    root: int
+    cfg: SumoConfig
+    interval_s: float
+    probe_share: float
+    teleport_s: float
+    run_dir: str
+    twin: CityTwin | None = None
+
+
+def _run(task: _Task) -> tuple[str, int, int, Observation, float]:
+    seed = stream(task.root, Stage.FIDELITY, task.plan_index, task.rep, _WORLD_KEY[task.world])
+    t0 = time.perf_counter()
+    if task.world == "artificial":
+        assert task.twin is not None
+        obs = task.twin.run(task.plan, seed)
+    else:
+        world = SumoNetWorld(
+            task.cfg,
+            task.interval_s,
+            task.probe_share,
+            Path(task.run_dir).parent,
+            meso=task.world == "meso",
+            time_to_teleport_s=task.teleport_s,
+        )
+        obs = world.observe(task.plan, seed, Path(task.run_dir))
+    return task.world, task.plan_index, task.rep, obs, time.perf_counter() - t0
+
+
+def run_fidelity(
+    sc: CityScenario,
+    out: Path,
+    executor: Executor,
+    plans: int | None = None,
+    reps: int | None = None,
+    progress: Progress | None = None,
+) -> tuple[dict[str, Any], dict[str, list[float]]]:
+    """Calibrate, run the design in every world, and compare.
+
+    Returns:
+        ``fidelity.json``'s content, and the incumbent plan's hourly flow per
+        edge-interval in every world (for the GEH plot).
+    """
+    say = progress or (lambda what, k, n: None)
+    n_plans = plans or sc.fidelity.plans
+    n_reps = reps or sc.fidelity.reps
+    cfg = read_sumocfg(sc.sumocfg)
+    net = read_net(cfg.net_file)
+    horizon = Horizon(cfg.begin_s, cfg.end_s - cfg.begin_s, sc.observation.interval_s)
+    actual = SumoNetWorld(
+        cfg, horizon.interval_s, sc.observation.probe_share, out / "sumo", False,
+        sc.sumo.time_to_teleport_s,
+    )  # fmt: skip
+    design_plans = design(net, n_plans)
+    say("observe (SUMO, incumbent plan)", 0, 1)
+    observed = actual.observe(
+        design_plans[0], stream(sc.seed, Stage.ACTUAL, 0), out / "calibration"
+    )
+    say("observe (SUMO, incumbent plan)", 1, 1)
+    t0 = time.perf_counter()
+    twin = learn(sc, net, horizon, observed, design_plans[0], lambda k, n: say("calibrate", k, n))
+    learn_s = time.perf_counter() - t0
+    worlds = [w for w in WORLDS if w != "meso" or sc.fidelity.meso]
+    tasks = [
+        _Task(
+            w, p, r, plan, sc.seed, cfg, horizon.interval_s, sc.observation.probe_share,
+            sc.sumo.time_to_teleport_s, str(out / "runs" / f"{w}-p{p:02d}-r{r:02d}"),
+            twin if w == "artificial" else None,
+        )
+        for p, plan in enumerate(design_plans)
+        for w in worlds
+        for r in range(max(n_reps, sc.artificial.replications) if w == "artificial" else n_reps)
+    ]  # fmt: skip
+    results = executor.map(_run, tasks, lambda k: say("design runs", k, len(tasks)))
+    summary = summarise(sc, design_plans, results, worlds, twin, observed, horizon, learn_s)
+    return summary, incumbent_flows(results, worlds, horizon.interval_s)
+
+
+def incumbent_flows(
+    results: list[tuple[str, int, int, Observation, float]], worlds: list[str], interval_s: float
+) -> dict[str, list[float]]:
+    """Mean hourly flow per edge-interval under the incumbent, aligned on SUMO's index."""
+    by_world = {w: [obs for ww, p, _, obs, _ in results if ww == w and p == 0] for w in worlds}
+    c = _mean_counts(by_world["actual"])
+    scale = 3600.0 / interval_s
+    return {
+        w: (_mean_counts(obs).reindex(c.index, fill_value=0.0) * scale).tolist()
+        for w, obs in by_world.items()
+    }
+
+
+def _kpi_stats(obs: list[Observation]) -> dict[str, dict[str, float]]:
+    out = {}
+    for k in KPIS:
+        v = np.array([o.kpis[k] for o in obs], float)
+        se = float(v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else float("nan")
+        out[k] = {"mean": float(v.mean()), "se": se}
+    return out
+
+
+def _mean_counts(obs: list[Observation]) -> Any:
+    frames = [o.detectors.set_index(["link", "interval_start_s"])["count"] for o in obs]
+    return sum(f.astype(float) for f in frames) / len(frames)
+
+
+def geh_share(actual: list[Observation], other: list[Observation], interval_s: float) -> float:
+    """Share of edge-intervals with GEH < 5, on the replications' mean counts scaled to
+    hourly flows (docs/metrics.md: scale shorter intervals to hourly rates first)."""
+    c = _mean_counts(actual)
+    m = _mean_counts(other).reindex(c.index, fill_value=0.0)
+    scale = 3600.0 / interval_s
+    return float(np.mean(geh(m.to_numpy() * scale, c.to_numpy() * scale) < 5))
+
+
+def summarise(
+    sc: CityScenario,
+    plans: list[TimingPlan],
+    results: list[tuple[str, int, int, Observation, float]],
+    worlds: list[str],
+    twin: CityTwin,
+    observed: Observation,
+    horizon: Horizon,
+    learn_s: float,
+) -> dict[str, Any]:
+    """The fidelity figures (the layout ``fidelity.json`` documents)."""
+    runs: dict[tuple[str, int], list[Observation]] = {}
+    walls: dict[str, list[float]] = {w: [] for w in worlds}
+    for world, p, _, obs, wall in results:
+        runs.setdefault((world, p), []).append(obs)
+        walls[world].append(wall)
+    hours = horizon.duration_s / 3600.0
+    table: list[dict[str, Any]] = [
+        {"label": plan.label, **{w: _kpi_stats(runs[(w, p)]) for w in worlds}}
+        for p, plan in enumerate(plans)
+    ]
+    meas = np.array([[row["actual"][k]["mean"] for k in KPIS] for row in table])
+    out: dict[str, Any] = {
+        "scenario": sc.name,
+        "plans": table,
+        "kendall_tau": {},
+        "spearman": {},
+        "mean_abs_rel_error": {},
+        "max_abs_rel_error": {},
+        "c2st_auc": {},
+        "geh_share": {},
+    }
+    d = KPIS.index("mean_delay_s")
+    for w in (w for w in worlds if w != "actual"):
+        pred = np.array([[row[w][k]["mean"] for k in KPIS] for row in table])
+        tau = stats.kendalltau(meas[:, d], pred[:, d])
+        rho = stats.spearmanr(meas[:, d], pred[:, d])
+        out["kendall_tau"][w] = {"tau": float(tau.statistic), "p_value": float(tau.pvalue)}
+        out["spearman"][w] = {"rho": float(rho.statistic), "p_value": float(rho.pvalue)}
+        rel = np.abs(pred - meas) / np.abs(meas)
+        out["mean_abs_rel_error"][w] = dict(zip(KPIS, map(float, rel.mean(axis=0))))
+        out["max_abs_rel_error"][w] = dict(zip(KPIS, map(float, rel.max(axis=0))))
+        out["c2st_auc"][w] = _c2st(runs[("actual", 0)][0], runs[(w, 0)][0], sc.seed)
+        out["geh_share"][w] = geh_share(runs[("actual", 0)], runs[(w, 0)], horizon.interval_s)
+    out["wall_s_per_sim_hour"] = {
+        {"actual": "sumo"}.get(w, w): float(np.mean(walls[w]) / hours) for w in worlds
+    }
+    speed = out["wall_s_per_sim_hour"]
+    out["speedup_vs_sumo"] = {k: speed["sumo"] / v for k, v in speed.items() if k != "sumo"}
+    out["calibration"] = {k: v for k, v in twin.calibration.items() if k != "trace"}
+    out["demand"] = dict(twin.demand.info)
+    out["observed_kpis"] = observed.kpis
+    out["settings"] = {
+        "plans": len(plans),
+        "reps": len(runs[("actual", 0)]),
+        "artificial_reps": len(runs[("artificial", 0)]),
+        "interval_s": horizon.interval_s,
+        "probe_share": sc.observation.probe_share,
+        "seed": sc.seed,
+        "learn_s": learn_s,
+        "kpis": {k: KPI_DOC.get(k, "") for k in KPIS},
+    }
+    return out
+
+
+def _c2st(actual: Observation, other: Observation, root: int) -> dict[str, float]:
+    """C2ST on vehicle records of the incumbent plan (first replications)."""
+    auc, p = c2st(
+        actual.vehicles,
+        other.vehicles,
+        C2STConfig(permutations=100),
+        rng(root, Stage.JUDGE, 0),
+        ("travel_time_s", "delay_s", "stops", "entry_time_s"),
+        ("origin", "destination"),
+    )
+    return {"auc": auc, "p_value": p}

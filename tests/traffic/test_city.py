@@ -1,0 +1,95 @@
+"""City scenarios on real SUMO networks: loading, bad input, and `parallel fidelity` end to end."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from parallel.core.errors import ScenarioError
+from parallel.traffic.city import load_city
+from tests.conftest import ROOT, run_cli
+
+pytest.importorskip("sumolib")
+RESCO = ROOT / "scenarios" / "data" / "resco"
+
+
+def _city(tmp_path: Path, **extra: object) -> Path:
+    """cologne1 copied into ``tmp_path`` with a scenario beside it."""
+    shutil.copytree(RESCO / "cologne1", tmp_path / "c1")
+    data = {
+        "name": "c1",
+        "seed": 2,
+        "sumo": {"config": "c1/cologne1.sumocfg"},
+        "artificial": {"replications": 2},
+        "calibration": {"budget": 6, "replications": 1},
+        "fidelity": {"plans": 3, "reps": 1},
+        "executor": {"kind": "sequential"},
+        **extra,
+    }
+    p = tmp_path / "c1.yaml"
+    p.write_text(yaml.safe_dump(data))
+    return p
+
+
+def test_a_detector_on_a_missing_edge(tmp_path: Path) -> None:
+    p = _city(tmp_path, observation={"detectors": ["nope"]})
+    with pytest.raises(ScenarioError, match=r"c1\.yaml:\d+, field 'observation.detectors'.*'nope'"):
+        load_city(p)
+
+
+def test_a_trip_file_naming_a_missing_edge(tmp_path: Path) -> None:
+    p = _city(tmp_path)
+    trips = tmp_path / "c1" / "cologne1.rou.xml"
+    text = trips.read_text()
+    first = text.index('from="') + len('from="')
+    trips.write_text(text[:first] + "ghost_edge" + text[text.index('"', first) :])
+    res = run_cli("validate", str(p))
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert "cologne1.rou.xml" in res.stderr and "'ghost_edge' is not an edge" in res.stderr
+
+
+def test_a_file_that_is_not_a_network(tmp_path: Path) -> None:
+    p = _city(tmp_path)
+    (tmp_path / "c1" / "cologne1.net.xml").write_text("<routes/>")
+    res = run_cli("fidelity", str(p), "--out", str(tmp_path / "out"))
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert "cologne1.net.xml: not a SUMO network" in res.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_network_without_traffic_lights(tmp_path: Path) -> None:
+    p = _city(tmp_path)
+    net = tmp_path / "c1" / "cologne1.net.xml"
+    text = net.read_text()
+    while "<tlLogic" in text:  # drop every program
+        a = text.index("<tlLogic")
+        text = text[:a] + text[text.index("</tlLogic>", a) + len("</tlLogic>") :]
+    net.write_text(text)
+    with pytest.raises(ScenarioError, match="has no traffic lights"):
+        load_city(p)
+
+
+@pytest.mark.slow
+def test_fidelity_end_to_end(tmp_path: Path) -> None:
+    p = _city(tmp_path)
+    out = tmp_path / "fid"
+    res = run_cli("fidelity", str(p), "--out", str(out), "--plans", "3", "--reps", "1")
+    assert res.returncode == 0, res.stderr
+    r = json.loads((out / "fidelity.json").read_text())
+    assert r["scenario"] == "c1" and len(r["plans"]) == 3
+    for key in ("kendall_tau", "spearman", "mean_abs_rel_error", "c2st_auc", "geh_share"):
+        assert set(r[key]) == {"artificial", "meso"}, key
+    assert set(r["wall_s_per_sim_hour"]) == {"sumo", "meso", "artificial"}
+    row = r["plans"][0]
+    assert row["label"] == "incumbent"
+    for world in ("actual", "artificial", "meso"):
+        assert row[world]["mean_delay_s"]["mean"] > 0
+    assert 0.0 <= r["geh_share"]["artificial"] <= 1.0
+    assert "Predicted against measured" in (out / "report.html").read_text()
+    # a folder with files in it is never written into
+    again = run_cli("fidelity", str(p), "--out", str(out))
+    assert again.returncode == 2 and "not an empty folder" in again.stderr

@@ -1,0 +1,76 @@
+"""Demand without the route file: route flows from counts and probes (routeSampler's idea)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from parallel.core.errors import DataError
+from parallel.traffic.demand import RouteDemand, candidate_routes, entries_and_exits, estimate
+from parallel.traffic.roadnet import read_net
+from tests.conftest import ROOT
+
+pytest.importorskip("sumolib")
+RESCO = ROOT / "scenarios" / "data" / "resco"
+
+
+def test_departures_follow_rates_and_profile() -> None:
+    d = RouteDemand(((0, 1), (2,)), np.array([600.0, 60.0]), np.array([0.5, 1.5]))
+    t, r = d.departures(np.random.default_rng(0), 3600.0, 1800.0)
+    assert np.all(np.diff(t) >= 0) and t.max() < 3600
+    n0 = (r == 0).sum()
+    assert 500 < n0 < 700 and 30 < (r == 1).sum() < 95
+    first_half = ((r == 0) & (t < 1800)).sum()
+    assert first_half < 0.4 * n0  # the profile puts a quarter of the flow in the first half
+
+
+def test_candidates_reach_every_exit_of_a_real_network() -> None:
+    net = read_net(RESCO / "cologne8" / "cologne8.net.xml")
+    entries, exits = entries_and_exits(net)
+    assert entries and exits
+    routes = candidate_routes(net)
+    assert {r[0] for r in routes} <= set(entries) and {r[-1] for r in routes} <= set(exits)
+    for r in routes[:50]:  # every consecutive pair is a movement of the network
+        assert all(net.movement(a, b) is not None for a, b in zip(r, r[1:]))
+
+
+def _observation(net, routes: list[tuple[int, ...]], flows: list[float], seed: int):  # type: ignore[no-untyped-def]
+    """Counts per edge (one 15-minute interval each) and a probe sample, from known flows."""
+    rng = np.random.default_rng(seed)
+    n = rng.poisson(np.array(flows) / 4)  # a quarter hour
+    counts: dict[str, int] = {}
+    probes = []
+    for r, k in zip(routes, n):
+        for e in r:
+            counts[net.edges[e].id] = counts.get(net.edges[e].id, 0) + int(k)
+        for i in range(int(k)):
+            if rng.random() < 0.2:
+                probes.append((f"v{len(probes)}", float(i), " ".join(net.edges[e].id for e in r)))
+    det = pd.DataFrame(
+        {"link": list(counts), "interval_start_s": 0.0, "count": list(counts.values())}
+    )
+    return det, pd.DataFrame(probes, columns=["vehicle_id", "depart_s", "route"])
+
+
+def test_flows_are_recovered_from_counts_and_probes() -> None:
+    net = read_net(RESCO / "cologne8" / "cologne8.net.xml")
+    routes = candidate_routes(net)[::40][:12]
+    truth = np.linspace(100, 400, len(routes))
+    det, probes = _observation(net, routes, list(truth), 1)
+    d = estimate(net, det, probes, 0.2, 900.0, 900.0)
+    got = {r: x for r, x in zip(d.routes, d.rates_veh_h)}
+    # the counted edges are fitted closely...
+    assert d.info["count_fit_rmsn"] < 0.1
+    # ...and the total flow is close to the truth
+    assert sum(got.values()) == pytest.approx(truth.sum(), rel=0.15)
+
+
+def test_a_probe_on_a_missing_edge_names_the_row(tmp_path: Path) -> None:
+    net = read_net(RESCO / "cologne1" / "cologne1.net.xml")
+    det = pd.DataFrame({"link": [net.edges[0].id], "interval_start_s": [0.0], "count": [5]})
+    probes = pd.DataFrame({"vehicle_id": ["a"], "depart_s": [0.0], "route": ["no_such_edge"]})
+    with pytest.raises(DataError, match="probe row 1: edge 'no_such_edge' is not in the network"):
+        estimate(net, det, probes, 0.1, 900.0, 900.0)

@@ -69,10 +69,18 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         help="generator folder (default: reports/generators/<data name>, a new one per run)",
     )
-    tr.add_argument("--steps", type=int, default=None, help="generator steps (default 2000)")
-    tr.add_argument("--loss", default=None, help="GAN loss (default non-saturating)")
-    tr.add_argument("--pac", type=int, default=None, help="PacGAN packing (default 2)")
-    tr.add_argument("--batch-size", type=int, default=None, help="rows per batch (default 200)")
+    for opt, what in (
+        ("steps", "generator steps"),
+        ("loss", "GAN loss"),
+        ("pac", "PacGAN packing"),
+        ("batch_size", "samples per batch"),
+    ):
+        tr.add_argument(
+            "--" + opt.replace("_", "-"),
+            type=str if opt == "loss" else int,
+            default=None,
+            help=f"{what} (default: {_default_text(opt)})",
+        )
     tr.add_argument(
         "--max-categories",
         type=int,
@@ -150,9 +158,25 @@ def _parser() -> argparse.ArgumentParser:
     fid.add_argument("--executor", choices=EXECUTORS.names(), help="where runs go")
     fid.add_argument("--workers", type=int, help="worker processes (default: all cores)")
 
+    ver = sub.add_parser(
+        "verify",
+        help="check a dataset's shards against its manifest (exit 1 naming a bad shard)",
+        epilog="example: parallel verify synth",
+    )
+    ver.add_argument("dataset", type=Path, help="a folder written by `parallel generate`")
+
     rep = sub.add_parser("report", help="re-render the report of a finished run")
     rep.add_argument("run_dir", type=Path)
     return p
+
+
+def _default_text(key: str) -> str:
+    """A trainer default as each data kind has it: the help text quotes the code's own."""
+    from parallel.gan.defaults import IMAGE_DEFAULTS, TABLE_DEFAULTS
+
+    kinds = (("a table", TABLE_DEFAULTS), ("an image folder", IMAGE_DEFAULTS))
+    parts = [f"{d[key]} for {name}" for name, d in kinds if key in d]
+    return ", ".join(parts) + "; a GAN scenario's own settings for a .yaml"
 
 
 #: command-line option -> the scenario key it overrides
@@ -638,6 +662,18 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def cmd_verify(args: argparse.Namespace, console: Console) -> int:
+    from parallel.data.shards import verify
+
+    problems = verify(args.dataset)
+    if problems:
+        for p in problems:
+            err_console.print(f"[red]bad:[/red] {escape(str(args.dataset / p))}", highlight=False)
+        return 1
+    console.print(f"[green]ok[/green] {args.dataset}: every shard matches the manifest")
+    return 0
+
+
 def _fresh_out(out: Path | None, name: str) -> Path:
     """A new (or empty) output folder; a folder with files in it is never written into."""
     import time
@@ -734,6 +770,7 @@ def main(argv: list[str] | None = None) -> int:
         "evaluate": cmd_evaluate,
         "report": cmd_report,
         "fidelity": cmd_fidelity,
+        "verify": cmd_verify,
     }
     try:
         return commands[args.command](args, console)

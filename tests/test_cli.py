@@ -86,3 +86,17 @@ def test_python_dash_m_parallel() -> None:
         [sys.executable, "-m", "parallel", "--help"], capture_output=True, text=True, cwd=ROOT
     )
     assert res.returncode == 0 and "usage: parallel" in res.stdout
+
+
+def test_train_help_quotes_the_defaults_the_code_uses() -> None:
+    """`parallel train --help` takes its defaults from the constants training uses."""
+    import re
+
+    from parallel.gan.defaults import IMAGE_DEFAULTS, TABLE_DEFAULTS
+
+    text = " ".join(run_cli("train", "--help").stdout.split())  # argparse wraps lines
+    for opt, key in (("--steps", "steps"), ("--pac", "pac"), ("--batch-size", "batch_size")):
+        m = re.search(re.escape(opt) + r" \S+ [^(]*\(default: (\S+) for a table", text)
+        assert m and m.group(1) == str(TABLE_DEFAULTS[key]), opt
+    assert f"{IMAGE_DEFAULTS['steps']} for an image folder" in text
+    assert f"{TABLE_DEFAULTS['loss']} for a table" in text

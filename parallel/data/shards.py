@@ -321,8 +321,18 @@ def _pipeline(
 
 
 def verify(out: Path) -> list[str]:
-    """Problems with a dataset folder: missing shards, checksum or row-count mismatches."""
-    m = json.loads((out / MANIFEST).read_text())
+    """Problems with a dataset folder: missing shards, checksum or row-count mismatches.
+
+    Raises:
+        UserInputError: the folder has no readable manifest.
+    """
+    try:
+        m = json.loads((out / MANIFEST).read_text())
+    except (OSError, ValueError) as exc:
+        raise UserInputError(
+            f"{out}: no readable {MANIFEST} ({type(exc).__name__}); give a folder written by "
+            "`parallel generate`"
+        ) from None
     problems = []
     total = 0
     for s in m["shards"]:
@@ -331,7 +341,10 @@ def verify(out: Path) -> list[str]:
             problems.append(f"{s['file']}: missing")
             continue
         if sha256_file(p) != s["sha256"]:
-            problems.append(f"{s['file']}: checksum mismatch")
+            problems.append(
+                f"{s['file']}: checksum mismatch (the file changed after it was written)"
+            )
+            continue  # a corrupted file may not even open as Parquet
         if pq.ParquetFile(p).metadata.num_rows != s["rows"]:
             problems.append(f"{s['file']}: row count differs from the manifest")
         total += s["rows"]

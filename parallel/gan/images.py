@@ -22,30 +22,12 @@ import pyarrow as pa
 import torch
 
 from parallel.core.errors import DataError
+from parallel.gan.defaults import IMAGE_DEFAULTS  # noqa: F401  (re-exported)
 from parallel.gan.nets import NetSpec, build
 from parallel.gan.train import CHECKPOINT, TrainConfig, Trainer, latent, pick_device
 
 IMAGES = "images.json"
 SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
-
-#: defaults for ``parallel train IMAGES_DIR``: small conv nets that train on CPU in minutes
-IMAGE_DEFAULTS: dict[str, Any] = {
-    "net": "dcgan",
-    "loss": "hinge",
-    "spectral_norm": True,
-    "augment": "diffaugment",
-    "steps": 1000,
-    "batch_size": 64,
-    "lr_g": 2e-4,
-    "lr_d": 2e-4,
-    "beta1": 0.0,
-    "beta2": 0.9,
-    "z_dim": 64,
-    "width": 32,
-    "ema": 0.99,
-    "checkpoint_every": 250,
-    "log_every": 25,
-}
 
 
 def read_image_folder(

@@ -14,16 +14,13 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from parallel.config.schema import Strict, read_with_overrides, validate
 from parallel.config.yamlsrc import line_of
 from parallel.core.errors import ScenarioError
+from parallel.gan.defaults import TOY_DEFAULTS
 from parallel.gan.train import TrainConfig
-from parallel.traffic.scenario import (
-    C2STConfig,
-    ReportConfig,
-    Strict,
-    read_with_overrides,
-    validate,
-)
+from parallel.metrics.c2st import C2STConfig
+from parallel.traffic.scenario import ReportConfig
 
 
 class GanData(Strict):
@@ -111,28 +108,6 @@ class GanScenario(Strict):
     """Outputs."""
     source_dir: str = Field(".", exclude=True)
     """(internal) folder of the scenario file."""
-
-
-#: defaults for PacGAN's toys, the settings of the mode-coverage benchmark (see
-#: benchmarks/README.md, "GAN mode coverage"); the data are standardised first
-TOY_DEFAULTS: dict[str, Any] = {
-    "net": "mlp",
-    "loss": "hinge",
-    "steps": 16000,
-    "batch_size": 200,
-    "pac": 2,
-    "lr_g": 1e-3,
-    "lr_d": 1e-3,
-    "lr_final": 0.6,
-    "beta1": 0.5,
-    "ema": 0.999,
-    "z_dim": 2,
-    "g_hidden": 128,
-    "g_layers": 3,
-    "d_hidden": 128,
-    "d_layers": 3,
-    "pieces": 3,
-}
 
 
 def train_config(sc: GanScenario) -> TrainConfig:

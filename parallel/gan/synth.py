@@ -30,6 +30,7 @@ import pyarrow as pa
 
 from parallel.core.errors import DataError, UserInputError
 from parallel.data.shards import sha256_file
+from parallel.gan.defaults import TABLE_DEFAULTS  # noqa: F401  (re-exported)
 from parallel.gan.numpy_mlp import NumpyMLP, standard_normal
 from parallel.gan.tabular import TableEncoder
 
@@ -44,31 +45,6 @@ NUMPY_G = "generator.npz"
 CONFIG = "config.json"
 ENCODER = "encoder.json"
 SOURCE = "source.json"
-
-#: Defaults for ``parallel train`` on a bare table: small, fast nets that reach CTGAN's
-#: quality on CPU in seconds (see benchmarks/README.md, "Against CTGAN").
-TABLE_DEFAULTS: dict[str, Any] = {
-    "net": "table",
-    "loss": "non-saturating",
-    "steps": 3000,
-    "batch_size": 200,
-    # PacGAN4: with pac 2 about half the seeds learned the rarer movements and lanes
-    # poorly (quality 0.87-0.89 against 0.94); pac 4 and 3,000 steps gave 0.936-0.963 over
-    # 16 seeds (benchmarks/README.md, "Tables against CTGAN")
-    "pac": 4,
-    "lr_g": 2e-3,
-    "lr_d": 2e-3,
-    "beta1": 0.5,
-    "z_dim": 32,
-    "g_hidden": 64,
-    "g_layers": 2,
-    "d_hidden": 128,
-    "d_layers": 2,
-    "pieces": 1,
-    "ema": 0.99,
-    "checkpoint_every": 200,
-    "log_every": 25,
-}
 
 
 def _write_json(path: Path, obj: Any) -> None:

@@ -38,7 +38,7 @@ def _geh(counts: dict[str, Any]) -> str:
     x = np.linspace(0, hi, 100)
     ax.plot(x, x, "k--", lw=1)
     # GEH = 5 band around the identity line, on hourly flows
-    band = np.sqrt(25 * x / 2 * 2)
+    band = 5 * np.sqrt(x)  # (M - C)^2 = 12.5 (M + C) with M ~ C = x
     ax.fill_between(x, np.maximum(x - band, 0), x + band, color="grey", alpha=0.15, label="GEH < 5")
     ax.set_xlabel("SUMO flow per edge-interval, veh/h")
     ax.set_ylabel("predicted flow, veh/h")

@@ -98,15 +98,11 @@ class CityCalibration(Strict):
 
     enabled: bool = True
     """Turn calibration off to judge the prior as it is."""
-    parameters: list[CityParam] = [
-        "saturation_headway_s",
-        "speed_factor_mean",
-        "stop_penalty_s",
-        "turn_loss_s",
-        "minor_loss_s",
-    ]
-    """Which parameters are fitted (the rest keep their prior)."""
-    budget: int = Field(50, ge=5, le=2000)
+    parameters: list[CityParam] = ["speed_factor_mean", "stop_penalty_s"]
+    """Which parameters are fitted (the rest keep their prior). Few on purpose: one
+    observation under one plan cannot tell capacity from running losses, and parameters
+    that compensate for each other fit the incumbent but mispredict other plans."""
+    budget: int = Field(30, ge=5, le=2000)
     """Candidate parameter sets evaluated (scipy's Nelder-Mead)."""
     replications: int = Field(2, ge=1, le=20)
     """Artificial runs per candidate (common random numbers across candidates)."""

@@ -25,7 +25,7 @@ from scipy import stats
 from parallel.core.executors import Executor
 from parallel.core.seeds import Stage, rng, stream
 from parallel.metrics.c2st import C2STConfig, c2st
-from parallel.traffic.actual.sumo_net import SumoConfig, SumoNetWorld, read_sumocfg
+from parallel.traffic.actual.sumo_net import SumoNetWorld, read_sumocfg
 from parallel.traffic.artificial.meso import Horizon
 from parallel.traffic.city import CityScenario
 from parallel.traffic.citytwin import CityTwin, learn
@@ -51,31 +51,22 @@ class _Task:
     rep: int
     plan: TimingPlan
     root: int
-    cfg: SumoConfig
-    interval_s: float
-    probe_share: float
-    teleport_s: float
     run_dir: str
+    sumo: SumoNetWorld | None = None
     twin: CityTwin | None = None
 
 
 def _run(task: _Task) -> tuple[str, int, int, Observation, float]:
+    """Returns the observation and the wall time of the simulation as a user runs it: the
+    ``sumo`` process for SUMO and MESO, the whole :func:`simulate_net` call for the twin."""
     seed = stream(task.root, Stage.FIDELITY, task.plan_index, task.rep, _WORLD_KEY[task.world])
-    t0 = time.perf_counter()
-    if task.world == "artificial":
-        assert task.twin is not None
+    if task.twin is not None:
+        t0 = time.perf_counter()
         obs = task.twin.run(task.plan, seed)
-    else:
-        world = SumoNetWorld(
-            task.cfg,
-            task.interval_s,
-            task.probe_share,
-            Path(task.run_dir).parent,
-            meso=task.world == "meso",
-            time_to_teleport_s=task.teleport_s,
-        )
-        obs = world.observe(task.plan, seed, Path(task.run_dir))
-    return task.world, task.plan_index, task.rep, obs, time.perf_counter() - t0
+        return task.world, task.plan_index, task.rep, obs, time.perf_counter() - t0
+    assert task.sumo is not None
+    obs = task.sumo.observe(task.plan, seed, Path(task.run_dir))
+    return task.world, task.plan_index, task.rep, obs, float(obs.meta["sim_wall_s"])
 
 
 def run_fidelity(
@@ -112,11 +103,15 @@ def run_fidelity(
     twin = learn(sc, net, horizon, observed, design_plans[0], lambda k, n: say("calibrate", k, n))
     learn_s = time.perf_counter() - t0
     worlds = [w for w in WORLDS if w != "meso" or sc.fidelity.meso]
+    meso = SumoNetWorld(
+        cfg, horizon.interval_s, sc.observation.probe_share, out / "meso", True,
+        sc.sumo.time_to_teleport_s, check=False,
+    )  # fmt: skip
+    sumo = {"actual": actual, "meso": meso}
     tasks = [
         _Task(
-            w, p, r, plan, sc.seed, cfg, horizon.interval_s, sc.observation.probe_share,
-            sc.sumo.time_to_teleport_s, str(out / "runs" / f"{w}-p{p:02d}-r{r:02d}"),
-            twin if w == "artificial" else None,
+            w, p, r, plan, sc.seed, str(out / "runs" / f"{w}-p{p:02d}-r{r:02d}"),
+            sumo.get(w), twin if w == "artificial" else None,
         )
         for p, plan in enumerate(design_plans)
         for w in worlds

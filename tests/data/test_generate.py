@@ -50,6 +50,16 @@ def test_same_seed_same_rows_and_a_sound_manifest(generator: Path, tmp_path: Pat
     assert verify(a) == []
     df = pd.read_parquet(a / "data")
     assert len(df) == 25000 and df["approach"].isin(["N", "S", "E", "W"]).all()
+    # `parallel verify` passes a sound dataset and names a corrupted shard, exit 1
+    assert run_cli("verify", str(a)).returncode == 0
+    shard = a / ma["shards"][1]["file"]
+    data = bytearray(shard.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    shard.write_bytes(bytes(data))
+    bad = run_cli("verify", str(a))
+    assert bad.returncode == 1 and ma["shards"][1]["file"] in bad.stderr
+    assert "checksum mismatch" in bad.stderr and "Traceback" not in bad.stderr
+    assert run_cli("verify", str(tmp_path)).returncode == 2  # no manifest: bad input
 
 
 def test_kill_then_resume_gives_the_same_dataset(generator: Path, tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from parallel.core.runfolder import dumps, git_revision, versions
+from parallel.core.runfolder import atomic_write, dumps, git_revision, versions
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -36,8 +36,6 @@ def write_result(name: str, result: dict[str, Any]) -> Path:
         **result,
     }
     path = RESULTS / f"{name}.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(dumps(payload) + "\n")
-    tmp.replace(path)
+    atomic_write(path, dumps(payload) + "\n")
     print(json.dumps(json.loads(path.read_text()), indent=2))
     return path

@@ -37,6 +37,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from parallel.core.errors import UserInputError
+from parallel.core.runfolder import atomic_write
 
 MANIFEST = "manifest.json"
 DATA = "data"  # the shards' folder: pandas.read_parquet(OUT / "data") reads them all
@@ -58,16 +59,7 @@ def sha256_file(path: Path) -> str:
 
 
 def _write_manifest(out: Path, manifest: dict[str, Any]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{MANIFEST}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(manifest, fh, indent=1)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, out / MANIFEST)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(out / MANIFEST, json.dumps(manifest, indent=1))
 
 
 def _identity(m: dict[str, Any]) -> dict[str, Any]:

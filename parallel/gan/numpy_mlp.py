@@ -9,14 +9,15 @@ checkpoint's SHA-256 so a stale export is never used.
 
 from __future__ import annotations
 
+import io
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from parallel.core.runfolder import atomic_write
 
 
 def standard_normal(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
@@ -95,11 +96,10 @@ class NumpyMLP:
         """Write ``path`` atomically (temporary file, then rename)."""
         arrays = {f"w{i}": w for i, (w, _) in enumerate(self.weights)}
         arrays |= {f"b{i}": b for i, (_, b) in enumerate(self.weights)}
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "wb") as fh:
-            arrays["meta"] = np.array(json.dumps(self.meta))
-            np.savez(fh, **arrays)  # type: ignore[arg-type]
-        os.replace(tmp, path)
+        arrays["meta"] = np.array(json.dumps(self.meta))
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)  # type: ignore[arg-type]
+        atomic_write(path, buf.getvalue())
 
     @classmethod
     def load(cls, path: Path) -> NumpyMLP:

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +27,7 @@ import pandas as pd
 import pyarrow as pa
 
 from parallel.core.errors import DataError, UserInputError
+from parallel.core.runfolder import atomic_write
 from parallel.data.shards import sha256_file
 from parallel.gan.defaults import TABLE_DEFAULTS  # noqa: F401  (re-exported)
 from parallel.gan.numpy_mlp import NumpyMLP, standard_normal
@@ -48,10 +47,7 @@ SOURCE = "source.json"
 
 
 def _write_json(path: Path, obj: Any) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(obj, fh, indent=1)
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(obj, indent=1))
 
 
 def table_hash(df: pd.DataFrame) -> str:

@@ -24,8 +24,6 @@ import io
 import json
 import logging
 import math
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
@@ -35,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from torch import Tensor
 
 from parallel.core.errors import RunError, UserInputError
+from parallel.core.runfolder import atomic_write
 from parallel.gan.augment import diff_augment
 from parallel.gan.losses import LOSSES, gradient_penalty, r1_penalty
 from parallel.gan.nets import NETS, NetSpec, build
@@ -174,18 +173,9 @@ def pick_device(requested: str = "auto") -> torch.device:
 
 
 def _atomic_save(obj: Any, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            buf = io.BytesIO()
-            torch.save(obj, buf)
-            fh.write(buf.getvalue())
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    atomic_write(path, buf.getvalue())
 
 
 def _diff(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
@@ -326,9 +316,7 @@ class Trainer:
         w = csv.DictWriter(buf, METRIC_FIELDS)
         w.writeheader()
         w.writerows(keep)
-        tmp = path.with_suffix(".csv.tmp")
-        tmp.write_text(buf.getvalue())
-        os.replace(tmp, path)
+        atomic_write(path, buf.getvalue())
 
     # -- training ----------------------------------------------------------------------
     def _batch(self) -> tuple[Tensor, Tensor | None]:

@@ -7,6 +7,7 @@ schema, so the judge never needs to know which is which.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from parallel.core.errors import DataError
+from parallel.core.runfolder import atomic_write
 
 #: vehicle records: one row per vehicle that left the network in the measured horizon
 VEHICLE_SCHEMA: dict[str, str] = {
@@ -67,9 +69,9 @@ class Observation:
             tables.append(("probes", self.probes))
         for name, df in tables:
             path = folder / f"{stem}.{name}.parquet"
-            tmp = path.with_suffix(".parquet.tmp")
-            df.to_parquet(tmp, index=False)
-            tmp.replace(path)
+            buf = io.BytesIO()
+            df.to_parquet(buf, index=False)
+            atomic_write(path, buf.getvalue())
             out.append(path)
         return out
 

@@ -22,8 +22,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -32,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from parallel.core.errors import DataError, UserInputError
+from parallel.core.runfolder import atomic_write
 from parallel.data.shards import DatasetMismatchError, sha256_file
 
 MANIFEST = "manifest.json"
@@ -40,14 +39,7 @@ Progress = Callable[[int, int], None]
 
 
 def _atomic_bytes(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, data)
 
 
 def _png(img: Any) -> bytes:

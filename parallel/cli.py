@@ -42,6 +42,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     sub = p.add_subparsers(dest="command", required=True)
 
+    _traffic_commands(sub)
+    _gan_commands(sub)
+    _tool_commands(sub)
+    return p
+
+
+def _traffic_commands(sub: Any) -> None:
+    """validate, run, record."""
     v = sub.add_parser("validate", help="check a scenario file without running it")
     v.add_argument("scenario", type=Path)
 
@@ -60,6 +68,9 @@ def _parser() -> argparse.ArgumentParser:
     rec.add_argument("--out", type=Path, required=True, help="folder for the recording")
     rec.add_argument("--seed", type=int, help="override the scenario's seed")
 
+
+def _gan_commands(sub: Any) -> None:
+    """train, generate, evaluate: small data to big data."""
     tr = sub.add_parser(
         "train", help="train a GAN on a table (CSV or Parquet) or a GAN scenario (.yaml)"
     )
@@ -93,6 +104,11 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
     tr.add_argument("--size", type=int, default=32, help="image folders: 32 or 64 px")
 
+    _generate_commands(sub)
+
+
+def _generate_commands(sub: Any) -> None:
+    """generate and evaluate."""
     gen = sub.add_parser("generate", help="write a big synthetic dataset as Parquet shards")
     gen.add_argument("what", choices=["table", "driving", "vision", "images"])
     gen.add_argument(
@@ -141,6 +157,9 @@ def _parser() -> argparse.ArgumentParser:
         help="augmentation curve: real images per class to train on, e.g. 5 10 20 (needs --train)",
     )
 
+
+def _tool_commands(sub: Any) -> None:
+    """fidelity, verify, report."""
     fid = sub.add_parser(
         "fidelity",
         help="how far can the twin be trusted: plans judged in SUMO, the twin and SUMO MESO",
@@ -167,7 +186,6 @@ def _parser() -> argparse.ArgumentParser:
 
     rep = sub.add_parser("report", help="re-render the report of a finished run")
     rep.add_argument("run_dir", type=Path)
-    return p
 
 
 def _default_text(key: str) -> str:
@@ -298,12 +316,14 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         return _run_gan(args, console)
     from parallel.scenarios import kind_of
 
-    if kind_of(args.scenario) == "city":
-        raise UserInputError(
-            f"{args.scenario}: a city scenario (real SUMO network); the closed loop on real "
-            f"networks is not built yet. Judge the twin with: parallel fidelity {args.scenario}"
-        )
-    sc = load(args.scenario, _overrides(args))
+    city = kind_of(args.scenario) == "city"
+    if city:
+        from parallel.traffic.city import load_city
+        from parallel.traffic.run import run_city
+
+        sc: Any = load_city(args.scenario, _overrides(args))
+    else:
+        sc = load(args.scenario, _overrides(args))
     if args.out is not None and args.out.exists() and not args.out.is_dir():
         raise UserInputError(f"--out {args.out}: exists and is not a folder")
     quiet = args.quiet or not console.is_terminal
@@ -336,8 +356,9 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
             tasks[what] = progress.add_task(what, total=n)
         progress.update(tasks[what], completed=k, total=n)
 
+    runner = run_city if city else run_scenario
     with progress:
-        folder, summary = run_scenario(
+        folder, summary = runner(
             sc, args.out, sc.executor.kind, sc.executor.workers, on_event, on_progress, sys.argv
         )
     _summary_screen(console, folder, summary)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -10,8 +9,9 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from parallel.core.loop import Event, run_loop
+from parallel.core.loop import Event, History
 from parallel.core.runfolder import RunFolder, provenance
+from parallel.core.runner import Hooks, run_machine
 from parallel.gan.machine import GanMachine
 from parallel.gan.scenario import GanScenario, train_config
 
@@ -61,43 +61,45 @@ def run_gan(
     """
     from parallel.report.gan import render_gan
 
-    folder = RunFolder.create(out_parent or Path(sc.report.dir), sc.name, sc.seed)
-    folder.write_text("scenario.resolved.yaml", resolved_yaml(sc))
     info = provenance(sc.seed, "in-process", 1, argv) | {"kind": "gan"}
-    folder.write_json("run.json", info | {"status": "running"})
-    t0 = time.perf_counter()
-    try:
+
+    def build(folder: RunFolder) -> GanMachine:
         machine = GanMachine(sc, folder.root, device, progress)
         info["device"] = str(machine.trainer.device)
-        hist = run_loop(machine, sc.loop.rounds, on_event)
-    except BaseException as exc:
-        folder.write_json(
-            "run.json", info | {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
-        )
-        raise
-    hist.timings["total_s"] = time.perf_counter() - t0
-    machine.export_samples(folder.path(sc.report.export))
-    folder.write_json(
-        "history.json", {"rounds": hist.rounds, "final": hist.final, "timings": hist.timings}
+        return machine
+
+    def summary(machine: GanMachine, hist: History) -> dict[str, Any]:
+        first, fin = hist.rounds[0], hist.final
+        return {
+            "scenario": sc.name,
+            "kind": "gan",
+            "seed": sc.seed,
+            "device": info["device"],
+            "data": machine.source,
+            "notes": machine.encoder.notes if machine.encoder is not None else [],
+            "steps": machine.trainer.step,
+            "c2st_auc": {"first": first["c2st_auc"], "final": fin["c2st_auc"]},
+            "quality": {"first": first.get("quality"), "final": fin.get("quality")},
+            "modes": {"first": first.get("modes"), "final": fin.get("modes")},
+            "modes_plain": fin.get("modes_plain"),
+            "sampling_keep": sc.gan.sampling.keep,
+            "generator": str(machine.gen_dir),
+        }
+
+    hooks = Hooks(
+        summary=summary,
+        metrics=lambda hist: _metrics(hist.rounds, hist.final),
+        render=lambda folder: render_gan(folder, plots=sc.report.plots),
+        after_loop=lambda m, folder: m.export_samples(folder.path(sc.report.export)),
     )
-    first, fin = hist.rounds[0], hist.final
-    summary = {
-        "scenario": sc.name,
-        "kind": "gan",
-        "seed": sc.seed,
-        "device": info["device"],
-        "data": machine.source,
-        "notes": machine.encoder.notes if machine.encoder is not None else [],
-        "steps": machine.trainer.step,
-        "c2st_auc": {"first": first["c2st_auc"], "final": fin["c2st_auc"]},
-        "quality": {"first": first.get("quality"), "final": fin.get("quality")},
-        "modes": {"first": first.get("modes"), "final": fin.get("modes")},
-        "modes_plain": fin.get("modes_plain"),
-        "sampling_keep": sc.gan.sampling.keep,
-        "generator": str(folder.path("generator")),
-    }
-    folder.write_json("summary.json", summary)
-    folder.write_text("metrics.csv", _metrics(hist.rounds, fin).to_csv(index=False))
-    render_gan(folder, plots=sc.report.plots)
-    folder.write_json("run.json", info | {"status": "finished", "total_s": hist.timings["total_s"]})
-    return folder, summary
+    return run_machine(
+        name=sc.name,
+        seed=sc.seed,
+        out_parent=out_parent or Path(sc.report.dir),
+        resolved_yaml=resolved_yaml(sc),
+        info=info,
+        build=build,
+        rounds=lambda m: sc.loop.rounds,
+        hooks=hooks,
+        on_event=on_event,
+    )

@@ -110,8 +110,17 @@ def calibration_trace(rounds: list[dict[str, Any]]) -> str:
 
 
 def response(table: pd.DataFrame, objective: str) -> str:
-    """The objective over the design: one line per main-street split, cycle on the x axis."""
+    """The objective over the design: one line per main-street split, cycle on the x axis
+    (plans without those factors, such as re-timings of a real network: one bar each)."""
     fig, ax = plt.subplots(figsize=(7, 3.6))
+    if "cycle_s" not in table:
+        t = table.sort_values(objective)
+        y = t[objective].to_numpy()
+        err = np.abs(np.vstack([y - t[f"{objective}_lo"], t[f"{objective}_hi"] - y]))
+        ax.barh(t["plan"].astype(str), y, xerr=err, color="tab:blue", alpha=0.7)
+        ax.set_xlabel(f"{objective} (mean, 95% CI)")
+        ax.invert_yaxis()
+        return _png(fig)
     for split, sub in table.sort_values("cycle_s").groupby("split_main"):
         y = sub[objective].to_numpy()
         err = np.vstack(

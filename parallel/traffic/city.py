@@ -23,7 +23,7 @@ from pydantic import Field
 from parallel.config.schema import Strict, read_with_overrides, validate
 from parallel.config.yamlsrc import line_of
 from parallel.core.errors import ScenarioError, UserInputError
-from parallel.traffic.scenario import ExecutorConfig
+from parallel.traffic.scenario import ExecutorConfig, ReportConfig
 
 CityParam = Literal[
     "saturation_headway_s",
@@ -119,6 +119,15 @@ class FidelityConfig(Strict):
     """Also run SUMO's mesoscopic model as the peer baseline."""
 
 
+class CityLoop(Strict):
+    """The closed loop (``parallel run``) on a real network."""
+
+    rounds: int = Field(3, ge=1, le=100)
+    """Rounds of observe -> imitate -> judge -> adapt -> act."""
+    plans: int = Field(8, ge=2, le=13)
+    """Plans the act verb compares each round: the plan in force plus re-timings of it."""
+
+
 class CityScenario(Strict):
     """A scenario on a real SUMO network (see the module docstring)."""
 
@@ -138,8 +147,12 @@ class CityScenario(Strict):
     """Calibration of the behaviour parameters."""
     fidelity: FidelityConfig = FidelityConfig()
     """The fidelity design."""
+    loop: CityLoop = CityLoop()
+    """The closed loop."""
     executor: ExecutorConfig = ExecutorConfig()
     """Where runs go (SUMO runs are separate processes either way)."""
+    report: ReportConfig = ReportConfig()
+    """Outputs of ``parallel run``."""
 
     source_dir: str = Field(".", exclude=True)
     """(internal) folder of the scenario file."""

@@ -9,8 +9,9 @@ numbers. Seeds are arguments of the tasks, never derived from worker identity.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -117,7 +118,7 @@ def _ci(values: np.ndarray) -> tuple[float, float, float, float]:
 
 
 def summarise(
-    runs: pd.DataFrame, plans: list[Plan], incumbent: int, objective: str
+    runs: pd.DataFrame, plans: Sequence[Any], incumbent: int, objective: str
 ) -> pd.DataFrame:
     """Mean, sd and 95% CI per KPI per cell, and paired differences against the incumbent.
 
@@ -130,10 +131,7 @@ def summarise(
         sub = runs[runs.cell == c].set_index("rep")
         row: dict[str, object] = {
             "cell": c,
-            "plan": plan.label(),
-            "cycle_s": plan.cycle_s,
-            "split_main": plan.splits[0],
-            "offset_s": plan.offset_s,
+            **plan.describe(),  # a Plan or a TimingPlan: label and factors
             "incumbent": c == incumbent,
             "n": len(sub),
         }

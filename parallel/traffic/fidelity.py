@@ -141,6 +141,11 @@ def _kpi_stats(obs: list[Observation]) -> dict[str, dict[str, float]]:
         v = np.array([o.kpis[k] for o in obs], float)
         se = float(v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else float("nan")
         out[k] = {"mean": float(v.mean()), "se": se}
+    # gridlock resolved by teleports, per run (SUMO's statistic output; the twin's own count)
+    out["teleports"] = {
+        "mean": float(np.mean([o.meta.get("teleports", 0) for o in obs])),
+        "se": 0.0,
+    }
     return out
 
 

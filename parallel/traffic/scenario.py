@@ -96,6 +96,15 @@ class Plan(Strict):
     def label(self) -> str:
         return f"C{self.cycle_s:g}/s{self.splits[0]:.2f}/o{self.offset_s:g}"
 
+    def describe(self) -> dict[str, object]:
+        """What a design table shows of the plan: its label and factors."""
+        return {
+            "plan": self.label(),
+            "cycle_s": self.cycle_s,
+            "split_main": self.splits[0],
+            "offset_s": self.offset_s,
+        }
+
 
 class ControlConfig(Strict):
     """Signal timing constraints and the incumbent plan."""

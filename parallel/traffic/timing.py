@@ -58,6 +58,15 @@ class TimingPlan:
             },
         )
 
+    def describe(self) -> dict[str, object]:
+        """What a design table shows of the plan."""
+        return {"plan": self.label}
+
+    def cycle_ratio(self, net: RoadNet) -> float:
+        """The mean over programs of this plan's cycle over the network's own cycle."""
+        ratios = [self.cycle_s(net, tls) / net.programs[tls].cycle_s for tls in self.programs]
+        return float(sum(ratios) / len(ratios)) if ratios else 1.0
+
     def cycle_s(self, net: RoadNet, tls: str) -> float:
         prog = net.programs[tls]
         return sum(p.duration_s for p in phases(prog, self.programs[tls]))
@@ -145,13 +154,14 @@ def tls_xml(net: RoadNet, plan: TimingPlan, program_id: str = "parallel") -> str
     return "".join(parts)
 
 
-def design(net: RoadNet, n: int) -> list[TimingPlan]:
-    """The incumbent plus ``n - 1`` re-timings: cycle scaled, green moved, offsets changed.
+def design(net: RoadNet, n: int, base: TimingPlan | None = None) -> list[TimingPlan]:
+    """``base`` (default: the network's own programs) plus ``n - 1`` re-timings of it:
+    cycle scaled, green moved, offsets changed.
 
     Short cycles and greens moved away from the main phase are in the list on purpose:
     they congest the network enough to spill back, which is where a twin must be right.
     """
-    base = incumbent(net)
+    base = base or incumbent(net)
     cands = [
         scale_cycle(base, net, 0.6, "cycle x0.6"),
         move_green(base, 12.0, "green -12 s first phase"),

@@ -93,3 +93,23 @@ def test_fidelity_end_to_end(tmp_path: Path) -> None:
     # a folder with files in it is never written into
     again = run_cli("fidelity", str(p), "--out", str(out))
     assert again.returncode == 2 and "not an empty folder" in again.stderr
+
+
+@pytest.mark.slow
+def test_closed_loop_on_a_real_network(tmp_path: Path) -> None:
+    p = _city(tmp_path, loop={"rounds": 2, "plans": 3}, report={"plots": True})
+    res = run_cli("run", str(p), "--out", str(tmp_path / "runs"))
+    assert res.returncode == 0, res.stderr
+    (folder,) = (tmp_path / "runs" / "c1").iterdir()
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["actual_world"] == "sumo" and len(summary["rounds"]) == 2
+    r2 = summary["rounds"][1]
+    # round 2 ran, in SUMO, the plan that round 1's experiments chose
+    assert r2["control"]["label"] == summary["rounds"][0]["chosen"]["label"]
+    assert summary["final"]["applied"] and summary["final"]["actual_kpis"]["mean_delay_s"] > 0
+    hist = json.loads((folder / "history.json").read_text())
+    table = hist["rounds"][0]["experiments"]["table"]
+    assert len(table) == 3 and sum(row["incumbent"] for row in table) == 1
+    assert hist["rounds"][0]["calibration"]["evaluations"] >= 2
+    assert (folder / "data" / "round1.actual.probes.parquet").is_file()
+    assert "mean_delay_s" in (folder / "report.html").read_text()

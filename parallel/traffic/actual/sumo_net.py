@@ -160,6 +160,7 @@ class SumoNetWorld:
             "--seed", str(int(seed.generate_state(1)[0] % 2**31)),
             "--tripinfo-output", "tripinfo.xml",
             "--vehroute-output", "vehroutes.xml",
+            "--statistic-output", "statistics.xml",
             "--time-to-teleport", str(self.ttt),
             "--no-step-log", "true",
             "--no-warnings", "true",
@@ -195,7 +196,7 @@ class SumoNetWorld:
                 if r is not None:
                     routes[str(el.get("id"))] = (r.get("edges") or "").split()
                 el.clear()
-        rows, probe_rows, teleports = [], [], 0
+        rows, probe_rows = [], []
         keep = _probe_filter(seed, self.probe_share)
         idx = self.net.edge_index
         for _, el in DET.iterparse(str(run / "tripinfo.xml"), forbid_entities=True):
@@ -226,7 +227,7 @@ class SumoNetWorld:
         det = self._detectors(run, n_int)
         obs = Observation(veh, det, compute_kpis(veh, det, self.duration_s), {})
         obs.probes = pd.DataFrame(probe_rows, columns=["vehicle_id", "depart_s", "route"])
-        obs.meta["teleports"] = teleports
+        obs.meta["teleports"] = _teleports(run / "statistics.xml")
         return obs
 
     def _detectors(self, run: Path, n_int: int) -> pd.DataFrame:
@@ -253,6 +254,16 @@ class SumoNetWorld:
                 wait[i, k] = float(e.get("waitingTime", "0"))
             el.clear()
         return detector_table(names, count, speed, wait, self.interval)
+
+
+def _teleports(path: Path) -> int:
+    """Vehicles SUMO teleported (its statistic output), or -1 if the file is missing."""
+    import defusedxml.ElementTree as DET
+
+    if not path.is_file():
+        return -1
+    el = DET.parse(str(path), forbid_entities=True).getroot().find("teleports")
+    return int(el.get("total", "0")) if el is not None else 0
 
 
 def _vid(text: str) -> int:

@@ -1,0 +1,117 @@
+"""The loop and the run-folder routine, driven by a small fake machine."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from parallel.core.loop import History, run_loop
+from parallel.core.runner import Hooks, run_machine
+
+
+class Counter:
+    """A machine whose artificial system moves halfway to the actual one each round."""
+
+    name = "fake"
+
+    def __init__(self, fail_in: str | None = None) -> None:
+        self.actual, self.artificial, self.control = 10.0, 0.0, 0
+        self.calls: list[str] = []
+        self.fail_in = fail_in
+
+    def _call(self, verb: str, rnd: int) -> None:
+        self.calls.append(f"{verb}{rnd}")
+        if verb == self.fail_in:
+            raise RuntimeError(f"{verb} broke")
+
+    def observe(self, rnd: int) -> float:
+        self._call("observe", rnd)
+        return self.actual
+
+    def imitate(self, rnd: int) -> float:
+        self._call("imitate", rnd)
+        return self.artificial
+
+    def judge(self, rnd: int, actual: float, artificial: float) -> dict[str, Any]:
+        self._call("judge", rnd)
+        return {"gap": actual - artificial}
+
+    def adapt(self, rnd: int, actual: float) -> dict[str, Any]:
+        self._call("adapt", rnd)
+        self.artificial += (actual - self.artificial) / 2
+        return {"artificial": self.artificial}
+
+    def act(self, rnd: int) -> dict[str, Any]:
+        self._call("act", rnd)
+        self.control += 1
+        return {"control": self.control}
+
+    def finish(self) -> dict[str, Any]:
+        self.calls.append("finish")
+        return {"control": self.control}
+
+
+def test_run_loop_calls_the_verbs_in_order_and_records_each_round() -> None:
+    m = Counter()
+    events: list[tuple[str, int]] = []
+    hist = run_loop(m, 3, lambda verb, r, info: events.append((verb, r)))
+    assert m.calls[:5] == ["observe0", "imitate0", "judge0", "adapt0", "act0"]
+    assert m.calls[-1] == "finish" and len(m.calls) == 16
+    assert [r["gap"] for r in hist.rounds] == [10.0, 5.0, 2.5]  # judged before adapting
+    assert [r["round"] for r in hist.rounds] == [1, 2, 3]
+    assert hist.final == {"control": 3} and len(hist.timings["round_s"]) == 3
+    assert ("round_done", 2) in events and ("finish", 3) in events
+
+
+def _hooks() -> Hooks:
+    return Hooks(
+        summary=lambda m, h: {"final_gap": h.rounds[-1]["gap"], "calls": len(m.calls)},
+        metrics=lambda h: pd.DataFrame({"round": [r["round"] for r in h.rounds]}),
+        render=lambda folder: folder.write_text("report.html", "<html></html>"),
+    )
+
+
+def _run(tmp_path: Path, machine: Counter, closed: list[bool]) -> Any:
+    return run_machine(
+        name="fake",
+        seed=3,
+        out_parent=tmp_path,
+        resolved_yaml="name: fake\n",
+        info={"seed": 3},
+        build=lambda folder: machine,
+        rounds=lambda m: 2,
+        hooks=_hooks(),
+        cleanup=lambda: closed.append(True),
+    )
+
+
+def test_run_machine_writes_a_complete_folder(tmp_path: Path) -> None:
+    closed: list[bool] = []
+    folder, summary = _run(tmp_path, Counter(), closed)
+    assert summary == {"final_gap": 5.0, "calls": 11} and closed == [True]
+    root = folder.root
+    for name in ("scenario.resolved.yaml", "history.json", "summary.json", "metrics.csv"):
+        assert (root / name).is_file(), name
+    assert json.loads((root / "run.json").read_text())["status"] == "finished"
+    assert len(json.loads((root / "history.json").read_text())["rounds"]) == 2
+    assert (root / "report.html").read_text() == "<html></html>"
+
+
+def test_a_failing_machine_leaves_a_folder_that_says_so(tmp_path: Path) -> None:
+    closed: list[bool] = []
+    with pytest.raises(RuntimeError, match="adapt broke"):
+        _run(tmp_path, Counter(fail_in="adapt"), closed)
+    (run_json,) = tmp_path.rglob("run.json")
+    info = json.loads(run_json.read_text())
+    assert info["status"] == "failed" and "adapt broke" in info["error"]
+    assert closed == [True] and not list(tmp_path.rglob("summary.json"))
+
+
+def test_history_is_plain_data() -> None:
+    hist = run_loop(Counter(), 1)
+    assert isinstance(hist, History)
+    json.dumps({"rounds": hist.rounds, "final": hist.final, "timings": hist.timings})

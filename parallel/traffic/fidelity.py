@@ -31,7 +31,7 @@ from parallel.traffic.city import CityScenario
 from parallel.traffic.citytwin import CityTwin, learn
 from parallel.traffic.judge import geh
 from parallel.traffic.observation import KPI_DOC, Observation
-from parallel.traffic.roadnet import read_net
+from parallel.traffic.roadnet import RoadNet, read_net
 from parallel.traffic.timing import TimingPlan, design
 
 log = logging.getLogger(__name__)
@@ -76,8 +76,16 @@ def run_fidelity(
     plans: int | None = None,
     reps: int | None = None,
     progress: Progress | None = None,
+    net: RoadNet | None = None,
+    design_plans: list[TimingPlan] | None = None,
 ) -> tuple[dict[str, Any], dict[str, list[float]]]:
     """Calibrate, run the design in every world, and compare.
+
+    Args:
+        net: the network with the programs plans are written on (default: the .sumocfg's
+            network as its file has it).
+        design_plans: the plans to compare, the incumbent first (default:
+            :func:`parallel.traffic.timing.design` of ``plans`` plans).
 
     Returns:
         ``fidelity.json``'s content, and the incumbent plan's hourly flow per
@@ -87,13 +95,13 @@ def run_fidelity(
     n_plans = plans or sc.fidelity.plans
     n_reps = reps or sc.fidelity.reps
     cfg = read_sumocfg(sc.sumocfg)
-    net = read_net(cfg.net_file)
+    net = net or read_net(cfg.net_file)
     horizon = Horizon(cfg.begin_s, cfg.end_s - cfg.begin_s, sc.observation.interval_s)
     actual = SumoNetWorld(
         cfg, horizon.interval_s, sc.observation.probe_share, out / "sumo", False,
-        sc.sumo.time_to_teleport_s,
+        sc.sumo.time_to_teleport_s, net=net,
     )  # fmt: skip
-    design_plans = design(net, n_plans)
+    design_plans = design_plans or design(net, n_plans)
     say("observe (SUMO, incumbent plan)", 0, 1)
     observed = actual.observe(
         design_plans[0], stream(sc.seed, Stage.ACTUAL, 0), out / "calibration"
@@ -105,7 +113,7 @@ def run_fidelity(
     worlds = [w for w in WORLDS if w != "meso" or sc.fidelity.meso]
     meso = SumoNetWorld(
         cfg, horizon.interval_s, sc.observation.probe_share, out / "meso", True,
-        sc.sumo.time_to_teleport_s, check=False,
+        sc.sumo.time_to_teleport_s, check=False, net=net,
     )  # fmt: skip
     sumo = {"actual": actual, "meso": meso}
     tasks = [

@@ -119,11 +119,14 @@ class SumoNetWorld:
         meso: bool = False,
         time_to_teleport_s: float = 300.0,
         check: bool = True,
+        net: RoadNet | None = None,
     ) -> None:
-        """``check=False`` skips checking the trip files (a second world on checked files)."""
+        """``check=False`` skips checking the trip files (a second world on checked files);
+        ``net`` is the network model whose programs plans are written on (default: the
+        configuration's network file)."""
         self.cfg, self.interval, self.probe_share = cfg, interval_s, probe_share
         self.meso, self.ttt = meso, time_to_teleport_s
-        self.net = read_net(cfg.net_file)
+        self.net = net or read_net(cfg.net_file)
         for r in cfg.route_files if check else ():
             check_trips(self.net, r)
         self.work = work_dir

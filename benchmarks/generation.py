@@ -67,14 +67,7 @@ def main() -> None:
         n_in = min(args.rows, 3_000_000)
         t0 = time.perf_counter()
         generate_table(
-            argparse.Namespace(
-                source=gen,
-                rows=n_in,
-                out=Path(tmp) / "ds2",
-                seed=0,
-                shard_rows=1_000_000,
-                device="cpu",
-            )
+            source=gen, rows=n_in, out=Path(tmp) / "ds2", seed=0, shard_rows=1_000_000, device="cpu"
         )
         inproc = n_in / (time.perf_counter() - t0)
         backend = TableSampler(gen).backend

@@ -131,6 +131,12 @@ def _generate_commands(sub: Any) -> None:
         "separated), all, or none",
     )
     gen.add_argument("--chunk-frames", type=int, default=250, help="vision: frames per chunk")
+    gen.add_argument(
+        "--format",
+        choices=["parquet", "imagefolder"],
+        default="parquet",
+        help="images: Parquet shards, or OUT/<class>/<n>.png (default parquet)",
+    )
     gen.add_argument("--out", type=Path, required=True, help="dataset folder")
     gen.add_argument("--seed", type=int, default=0)
     gen.add_argument("--shard-rows", type=int, default=1_000_000, help="rows per Parquet shard")
@@ -585,28 +591,60 @@ def _train_images(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def cmd_generate(args: argparse.Namespace, console: Console) -> int:
-    from parallel.data.generate import generate_driving, generate_table
+def _check_generate(args: argparse.Namespace) -> None:
+    """Option checks of `generate`, naming the flags (the library names its parameters)."""
+    need = {"table": "rows", "driving": "rows", "vision": "frames", "images": "per_class"}
+    opt = need[args.what]
+    flag = "--" + opt.replace("_", "-")
+    value = getattr(args, opt)
+    if value is None:
+        raise UserInputError(f"generate {args.what} needs {flag} N")
+    for name, v in (
+        (opt, value),
+        ("shard_rows", args.shard_rows),
+        ("chunk_frames", args.chunk_frames),
+    ):
+        if v <= 0:
+            raise UserInputError(f"--{name.replace('_', '-')} {v}: give a positive number")
+    if not args.source.exists():
+        raise UserInputError(
+            f"--from {args.source}: no such folder or file; give a `parallel train` --out "
+            "folder, a `parallel run` folder or (vision) a scenario"
+        )
 
+
+def cmd_generate(args: argparse.Namespace, console: Console) -> int:
+    from parallel.data.generate import generate_driving, generate_images, generate_table
+
+    _check_generate(args)
     if args.what == "vision":
         return _generate_vision(args, console)
+    common = {"source": args.source, "out": args.out, "seed": args.seed, "device": args.device}
     if args.what == "images":
-        from parallel.data.generate import generate_images
-
         with _progress(console, "generating images") as bar:
             task = bar.add_task("images", total=None)
-            manifest = generate_images(args, lambda k, n: bar.update(task, completed=k, total=n))
+            manifest = generate_images(
+                **common,
+                per_class=args.per_class,
+                format=args.format,
+                progress=lambda k, n: bar.update(task, completed=k, total=n),
+            )
+        where = (
+            "one folder per class" if args.format == "imagefolder"
+            else "Parquet shards under data/: label, class_index, png"
+        )  # fmt: skip
         console.print(
             f"wrote {manifest['rows']:,} images ({args.per_class} per class) to {args.out} "
-            f"(Parquet shards under data/: label, class_index, png)"
+            f"({where})"
         )
         return 0
-    if args.rows is None:
-        raise UserInputError(f"generate {args.what} needs --rows N")
-    fn = generate_table if args.what == "table" else generate_driving
+    kw: dict[str, Any] = {**common, "rows": args.rows, "shard_rows": args.shard_rows}
+    if args.what == "driving":
+        kw |= {"executor": args.executor, "workers": args.workers}
+    fn: Any = generate_table if args.what == "table" else generate_driving
     with _progress(console, f"generating {args.what} rows") as bar:
         task = bar.add_task("rows", total=args.rows)
-        manifest = fn(args, lambda k, n: bar.update(task, completed=k, total=n))
+        manifest = fn(**kw, progress=lambda k, n: bar.update(task, completed=k, total=n))
     console.print(
         f"wrote {manifest['rows']:,} rows in {len(manifest['shards'])} shard(s) to {args.out} "
         f"(seed {manifest['seed']}; manifest {args.out / 'manifest.json'})"
@@ -619,14 +657,22 @@ def _generate_vision(args: argparse.Namespace, console: Console) -> int:
 
     from parallel.vision.dataset import generate_vision
 
-    if args.frames is None:
-        raise UserInputError("generate vision needs --frames N")
-    if args.chunk_frames <= 0:
-        raise UserInputError(f"--chunk-frames {args.chunk_frames}: give a positive number")
     t0 = time.perf_counter()
     with _progress(console, "rendering frames") as bar:
         task = bar.add_task("frames", total=args.frames)
-        manifest = generate_vision(args, lambda k, n: bar.update(task, completed=k, total=n))
+        manifest = generate_vision(
+            source=args.source,
+            out=args.out,
+            frames=args.frames,
+            seed=args.seed,
+            size=args.size,
+            view=args.view,
+            randomize=args.randomize,
+            chunk_frames=args.chunk_frames,
+            executor=args.executor,
+            workers=args.workers,
+            progress=lambda k, n: bar.update(task, completed=k, total=n),
+        )
     wall = time.perf_counter() - t0
     console.print(
         f"wrote {manifest['frames']:,} labelled {args.size} px {args.view} frames to {args.out} "

@@ -60,3 +60,20 @@ def test_main_readme_quick_start_has_two_commands() -> None:
     assert "scenarios/quickstart.yaml" in commands[0] and "pytest" in commands[1]
     ci = (ROOT / ".ci" / "run").read_text()
     assert commands[1].strip() in ci
+
+
+@pytest.mark.slow
+def test_the_readme_notebook_example_runs() -> None:
+    """The README's Python example, run as a user would paste it, from the repository root."""
+    import subprocess
+    import sys
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    (code,) = re.findall(r"```python\n(.*?)```", text, re.S)
+    res = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    first, second = res.stdout.strip().splitlines()[-2:]
+    assert first == "149 edges, 8 traffic lights"
+    assert second.startswith("C") and float(second.split()[-1]) > 0

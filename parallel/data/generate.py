@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
@@ -30,29 +29,37 @@ from parallel.traffic.observation import VEHICLE_SCHEMA
 Progress = Callable[[int, int], None]
 
 
-def _check_rows(args: argparse.Namespace) -> None:
-    if args.rows <= 0:
-        raise UserInputError(f"--rows {args.rows}: give a positive number of rows")
-    if args.shard_rows <= 0:
-        raise UserInputError(f"--shard-rows {args.shard_rows}: give a positive number of rows")
+def _check_rows(rows: int, shard_rows: int) -> None:
+    if rows <= 0:
+        raise UserInputError(f"rows={rows}: give a positive number of rows")
+    if shard_rows <= 0:
+        raise UserInputError(f"shard_rows={shard_rows}: give a positive number of rows")
 
 
-def generate_table(args: argparse.Namespace, progress: Progress | None = None) -> dict[str, Any]:
-    """Sample ``args.rows`` rows from the generator folder ``args.source``.
+def generate_table(
+    *,
+    source: Path,
+    out: Path,
+    rows: int,
+    seed: int = 0,
+    shard_rows: int = 1_000_000,
+    device: str = "cpu",
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Sample ``rows`` rows from the generator folder ``source`` into ``out``; returns the
+    manifest. An interrupted call resumes where it stopped.
 
     Raises:
-        UserInputError: bad options, or a folder that is not a generator or that holds a
+        UserInputError: bad arguments, or a folder that is not a generator or that holds a
             different dataset.
     """
     from parallel.gan.synth import TableSampler
 
-    _check_rows(args)
-    if not args.source.is_dir():
-        raise DataError(
-            f"--from {args.source}: no such folder; give a `parallel train` --out folder"
-        )
-    sampler = TableSampler(args.source, args.device)
-    source = {
+    _check_rows(rows, shard_rows)
+    if not source.is_dir():
+        raise DataError(f"{source}: no such folder; give a `parallel train` --out folder")
+    sampler = TableSampler(source, device)
+    what = {
         "kind": "table generator",
         # how rows follow from the seed; part of the dataset's identity, so a folder
         # begun by a version that drew its latent otherwise is refused, never mixed
@@ -66,16 +73,16 @@ def generate_table(args: argparse.Namespace, progress: Progress | None = None) -
         # one BLAS thread per batch and batches in parallel threads beat one batch on all
         # threads: decoding and drawing noise are single-threaded (1.2M vs 0.8M rows/s)
         return write_shards(
-            args.out,
+            out,
             sampler.sample,
-            rows=args.rows,
-            seed=args.seed,
+            rows=rows,
+            seed=seed,
             schema=sampler.encoder.schema(),
-            source=source,
-            shard_rows=args.shard_rows,
-            batch_rows=min(args.shard_rows, 50_000),
+            source=what,
+            shard_rows=shard_rows,
+            batch_rows=min(shard_rows, 50_000),
             progress=progress,
-            extra={"generator_folder": str(args.source), "notes": sampler.encoder.notes},
+            extra={"generator_folder": str(source), "notes": sampler.encoder.notes},
             threads=(os.cpu_count() or 1) if sampler.on_cpu else 1,
         )
 
@@ -99,19 +106,34 @@ def _one_blas_thread(backend: str) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def generate_driving(args: argparse.Namespace, progress: Progress | None = None) -> dict[str, Any]:
-    """Vehicle records (and trajectories) from a generator folder or a run folder.
+def generate_driving(
+    *,
+    source: Path,
+    out: Path,
+    rows: int,
+    seed: int = 0,
+    shard_rows: int = 1_000_000,
+    device: str = "cpu",
+    executor: str = "process",
+    workers: int | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Vehicle records (and trajectories) from a generator folder (sampled) or a run folder
+    (the artificial world replicated under its calibrated parameters and chosen plan).
 
     Raises:
-        UserInputError: bad options, or a folder that is neither a generator nor a run.
+        UserInputError: bad arguments, or a folder that is neither a generator nor a run.
     """
-    _check_rows(args)
-    if (args.source / "checkpoint.pt").is_file():
-        return generate_table(args, progress)
-    if (args.source / "scenario.resolved.yaml").is_file():
-        return _driving_from_run(args, progress)
+    _check_rows(rows, shard_rows)
+    if (source / "checkpoint.pt").is_file():
+        return generate_table(
+            source=source, out=out, rows=rows, seed=seed, shard_rows=shard_rows,
+            device=device, progress=progress,
+        )  # fmt: skip
+    if (source / "scenario.resolved.yaml").is_file():
+        return _driving_from_run(source, out, rows, seed, shard_rows, executor, workers, progress)
     raise DataError(
-        f"--from {args.source}: neither a generator folder (from `parallel train`) nor a run "
+        f"{source}: neither a generator folder (from `parallel train`) nor a run "
         "folder (from `parallel run`)"
     )
 
@@ -201,12 +223,20 @@ def scenario_world(path: Path) -> tuple[Any, Any, Any, dict[str, Any]]:
     return spec, params, plan, source
 
 
-def _driving_from_run(args: argparse.Namespace, progress: Progress | None) -> dict[str, Any]:
+def _driving_from_run(
+    run: Path,
+    out: Path,
+    rows: int,
+    seed: int,
+    shard_rows: int,
+    executor: str,
+    workers: int | None,
+    progress: Progress | None,
+) -> dict[str, Any]:
     from parallel.core.executors import make_executor
 
-    spec, params, plan, source = run_world(args.source)
-    run = args.source
-    ex = make_executor(args.executor, args.workers)
+    spec, params, plan, source = run_world(run)
+    ex = make_executor(executor, workers)
 
     def batch(k: int, ss: np.random.SeedSequence) -> pa.Table:
         # a batch takes as many replications as it needs, a wave of them per executor map
@@ -241,14 +271,14 @@ def _driving_from_run(args: argparse.Namespace, progress: Progress | None) -> di
     }
     try:
         return write_shards(
-            args.out,
+            out,
             batch,
-            rows=args.rows,
-            seed=args.seed,
+            rows=rows,
+            seed=seed,
             schema=schema,
             source=source,
-            shard_rows=args.shard_rows,
-            batch_rows=min(args.shard_rows, 20_000),
+            shard_rows=shard_rows,
+            batch_rows=min(shard_rows, 20_000),
             progress=progress,
             extra={"run_folder": str(run), "executor": ex.name},
         )
@@ -263,35 +293,110 @@ def _replicate(item: tuple[Any, ...]) -> pa.Table:
     return simulate_driving(spec, params, plan, seed, run)
 
 
-def generate_images(args: argparse.Namespace, progress: Progress | None = None) -> dict[str, Any]:
-    """``args.per_class`` images of every class from the image generator ``args.source``,
-    as Parquet shards (``label``, ``class_index``, ``png``) with a manifest.
+def generate_images(
+    *,
+    source: Path,
+    out: Path,
+    per_class: int,
+    seed: int = 0,
+    device: str = "cpu",
+    format: str = "parquet",
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """``per_class`` images of every class from the image generator ``source``, as Parquet
+    shards (``label``, ``class_index``, ``png``) with a manifest, or with
+    ``format="imagefolder"`` as ``out/<class>/<n>.png`` (what torchvision's ImageFolder
+    and most training scripts read) beside a manifest.
 
     Raises:
-        UserInputError: bad options, a folder that is not an image generator, or one that
+        UserInputError: bad arguments, a folder that is not an image generator, or one that
             holds a different dataset.
     """
     from parallel.gan.images import ImageSampler
 
-    if args.per_class is None or args.per_class <= 0:
-        raise UserInputError(f"--per-class {args.per_class}: give a positive number of images")
-    sampler = ImageSampler(args.source, args.device)
+    if per_class <= 0:
+        raise UserInputError(f"per_class={per_class}: give a positive number of images")
+    if format not in ("parquet", "imagefolder"):
+        raise UserInputError(f"format={format!r}: choose parquet or imagefolder")
+    sampler = ImageSampler(source, device)
     n_cls = len(sampler.classes)
     batch_rows = n_cls * max(1, 256 // n_cls)  # whole rounds of classes per batch
+    if format == "imagefolder":
+        return _image_folder(sampler, source, out, per_class, seed, batch_rows, progress)
     return write_shards(
-        args.out,
+        out,
         sampler.batch(),
-        rows=args.per_class * n_cls,
-        seed=args.seed,
+        rows=per_class * n_cls,
+        seed=seed,
         schema={"label": "dictionary<string>", "class_index": "int32", "png": "binary (PNG)"},
         source={
             "kind": "image generator",
-            "checkpoint_sha256": sha256_file(args.source / "checkpoint.pt"),
+            "checkpoint_sha256": sha256_file(source / "checkpoint.pt"),
             "classes": sampler.classes,
             "trained_on": sampler.meta["source"],
         },
         shard_rows=batch_rows * 40,
         batch_rows=batch_rows,
         progress=progress,
-        extra={"per_class": args.per_class, "size": sampler.meta["size"]},
+        extra={"per_class": per_class, "size": sampler.meta["size"]},
     )
+
+
+def _image_folder(
+    sampler: Any,
+    source: Path,
+    out: Path,
+    per_class: int,
+    seed: int,
+    batch_rows: int,
+    progress: Progress | None,
+) -> dict[str, Any]:
+    """``out/<class>/<n>.png``: batch b draws from ``SeedSequence(seed, spawn_key=(0, b))``;
+    row i of a batch is class i mod n_classes. Files are written atomically and a rerun
+    skips batches whose files are all there."""
+    from parallel.core.runfolder import atomic_write
+    from parallel.data.shards import MANIFEST
+
+    classes = sampler.classes
+    n_cls = len(classes)
+    manifest = {
+        "format": "imagefolder",
+        "per_class": per_class,
+        "seed": seed,
+        "classes": classes,
+        "source": {
+            "kind": "image generator",
+            "checkpoint_sha256": sha256_file(source / "checkpoint.pt"),
+        },
+        "seed_scheme": "batch b: SeedSequence(seed, spawn_key=(0, b)); row i is class i mod n",
+        "complete": False,
+    }
+    if (out / MANIFEST).is_file():
+        old = json.loads((out / MANIFEST).read_text())
+        if {k: old.get(k) for k in manifest if k != "complete"} != {
+            k: v for k, v in manifest.items() if k != "complete"
+        }:
+            raise UserInputError(f"--out {out} holds a different dataset; give a new folder")
+    elif out.exists() and any(out.iterdir()):
+        raise UserInputError(f"--out {out} is a non-empty folder; give a new or empty folder")
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write(out / MANIFEST, json.dumps(manifest, indent=1))
+    per_batch = batch_rows // n_cls
+    n_batches = -(-per_class // per_batch)
+    make = sampler.batch()
+    for b in range(n_batches):
+        k = min(per_batch, per_class - b * per_batch)
+        names = [out / c / f"{b * per_batch + j:06d}.png" for j in range(k) for c in classes]
+        if not all(p.is_file() for p in names):
+            table = make(k * n_cls, np.random.SeedSequence(seed, spawn_key=(0, b)))
+            labels = table.column("label").to_pylist()
+            pngs = table.column("png").to_pylist()
+            for i, (label, png) in enumerate(zip(labels, pngs)):
+                (out / label).mkdir(exist_ok=True)
+                atomic_write(out / label / f"{b * per_batch + i // n_cls:06d}.png", png)
+        if progress:
+            progress(min((b + 1) * per_batch, per_class) * n_cls, per_class * n_cls)
+    manifest["complete"] = True
+    manifest["rows"] = per_class * n_cls
+    atomic_write(out / MANIFEST, json.dumps(manifest, indent=1))
+    return manifest

@@ -135,6 +135,31 @@ def write_shards(
         "complete": False,
         "shards": [],
     }
+    done = resume_from(out, manifest)
+    todo, reused = _plan_shards(out, manifest, done, rows, shard_rows)
+    if progress:
+        progress(reused, rows)
+    (out / DATA).mkdir(exist_ok=True)
+    _pipeline(out, manifest, todo, seed, batch, batch_rows, threads, progress, reused, rows)
+    manifest["shards"].sort(key=lambda sh: sh["file"])
+    listed = {sh["file"] for sh in manifest["shards"]}
+    for extra_file in out.glob(f"{DATA}/part-*.parquet"):
+        if f"{DATA}/{extra_file.name}" not in listed:
+            extra_file.unlink()
+    manifest["complete"] = True
+    _write_manifest(out, manifest)
+    return manifest
+
+
+def resume_from(out: Path, manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The shards an earlier run of the same dataset in ``out`` listed, by file name.
+
+    Stray temporary files of an interrupted run are removed (they were never listed).
+
+    Raises:
+        DatasetMismatchError: ``out`` holds a different dataset (the differences named).
+        UserInputError: ``out`` is a non-empty folder without a manifest.
+    """
     done: dict[str, dict[str, Any]] = {}
     if (out / MANIFEST).is_file():
         old = json.loads((out / MANIFEST).read_text())
@@ -152,10 +177,20 @@ def write_shards(
         )
     for stray in [*out.glob(".*.tmp"), *out.glob(f"{DATA}/.*.tmp")]:  # an interrupted run's
         stray.unlink()
-    n_shards = -(-rows // shard_rows)
+    return done
+
+
+def _plan_shards(
+    out: Path,
+    manifest: dict[str, Any],
+    done: dict[str, dict[str, Any]],
+    rows: int,
+    shard_rows: int,
+) -> tuple[list[tuple[int, str, int]], int]:
+    """Shards still to make, and the rows of those kept (listed, present, checksum good)."""
     todo: list[tuple[int, str, int]] = []
     reused = 0
-    for i in range(n_shards):
+    for i in range(-(-rows // shard_rows)):
         n = min(shard_rows, rows - i * shard_rows)
         name = f"{DATA}/part-{i:05d}.parquet"
         prev = done.get(name)
@@ -165,18 +200,7 @@ def write_shards(
             reused += n
         else:
             todo.append((i, name, n))
-    if progress:
-        progress(reused, rows)
-    (out / DATA).mkdir(exist_ok=True)
-    _pipeline(out, manifest, todo, seed, batch, batch_rows, threads, progress, reused, rows)
-    manifest["shards"].sort(key=lambda sh: sh["file"])
-    listed = {sh["file"] for sh in manifest["shards"]}
-    for extra_file in out.glob(f"{DATA}/part-*.parquet"):
-        if f"{DATA}/{extra_file.name}" not in listed:
-            extra_file.unlink()
-    manifest["complete"] = True
-    _write_manifest(out, manifest)
-    return manifest
+    return todo, reused
 
 
 class _HashingFile:
@@ -211,6 +235,29 @@ class _HashingFile:
             self.closed = True
 
 
+def _open_shard(
+    target: Path, schema: pa.Schema, tmp_of: dict[str, str], name: str
+) -> tuple[pq.ParquetWriter, _HashingFile]:
+    """A Parquet writer on a hashing temporary file beside ``target`` (renamed when sealed)."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp_of[name] = tmp
+    sink = _HashingFile(tmp)
+    # dictionary-encode only what repeats (categories, text): trying it on random doubles
+    # costs three times the whole write and saves nothing
+    repeat = [
+        f.name for f in schema if pa.types.is_dictionary(f.type) or pa.types.is_string(f.type)
+    ]
+    # and compress only those: snappy cannot shrink random doubles
+    writer = pq.ParquetWriter(
+        sink,
+        schema,
+        compression={f.name: "snappy" if f.name in repeat else "none" for f in schema},
+        use_dictionary=repeat,
+    )
+    return writer, sink
+
+
 def _pipeline(
     out: Path,
     manifest: dict[str, Any],
@@ -243,30 +290,7 @@ def _pipeline(
                 if kind == "batch":
                     assert table is not None
                     if writer is None:
-                        target = out / name
-                        fd, tmp = tempfile.mkstemp(
-                            dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
-                        )
-                        os.close(fd)
-                        tmp_of[name] = tmp
-                        sink = _HashingFile(tmp)
-                        # dictionary-encode only what repeats (categories, text): trying it
-                        # on random doubles costs three times the whole write, saves nothing
-                        repeat = [
-                            f.name
-                            for f in table.schema
-                            if pa.types.is_dictionary(f.type) or pa.types.is_string(f.type)
-                        ]
-                        # and compress only those: snappy cannot shrink random doubles
-                        writer = pq.ParquetWriter(
-                            sink,
-                            table.schema,
-                            compression={
-                                f.name: "snappy" if f.name in repeat else "none"
-                                for f in table.schema
-                            },
-                            use_dictionary=repeat,
-                        )
+                        writer, sink = _open_shard(out / name, table.schema, tmp_of, name)
                     writer.write_table(table, row_group_size=table.num_rows)
                 else:  # the shard is complete: seal it, then list it
                     assert writer is not None and sink is not None

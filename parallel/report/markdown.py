@@ -10,37 +10,53 @@ from parallel.traffic.observation import KPI_DOC
 
 
 def render_markdown(ctx: dict[str, Any]) -> str:
+    """The report as Markdown: header, answer, rounds, calibration, judge, behaviours,
+    experiments (each section a function below)."""
+    s, h = ctx["summary"], ctx["history"]
+    out = _header(ctx) + _answer(s["final"]) + _rounds(h["rounds"]) + _calibration(s)
+    last = h["rounds"][-1]
+    out += _judge(last) + _behaviours(h["rounds"]) + _experiments(last)
+    out += ["", "KPIs: " + "; ".join(f"{k}: {v}" for k, v in KPI_DOC.items()), ""]
+    return "\n".join(out)
+
+
+def _header(ctx: dict[str, Any]) -> list[str]:
     s, h, run = ctx["summary"], ctx["history"], ctx["run"]
     out = [f"# Parallel run: {s['scenario']}", ""]
     desc = ctx["scenario"].get("description")
     if desc:
         out += [desc.strip(), ""]
-    out += [
+    return out + [
         f"- actual world: **{s['actual_world']}**; seed {s['seed']}; executor {s['executor']} "
         f"({run.get('workers')} workers); git {run.get('git_revision')}",
         f"- total time {h['timings'].get('total_s', 0):.1f} s; time per round: "
         + ", ".join(f"{t:.1f} s" for t in h["timings"].get("round_s", [])),
         "",
     ]
-    fin = s["final"]
-    out += ["## Answer", ""]
-    if fin.get("applied"):
-        out.append(f"Chosen plan **{fin['control']['label']}** was applied to the actual world.")
-        out += [
-            "",
-            "| KPI | predicted | measured | prediction error | change vs round 1 |",
-            "|---|---|---|---|---|",
-        ]
-        for k in KPI_DOC:
-            out.append(
-                f"| {k} | {_f(fin['predicted_kpis'][k])} | {_f(fin['actual_kpis'][k])} | "
-                f"{_pct(fin['prediction_error'][k])} | {_pct(fin['change_vs_round1'][k])} |"
-            )
-    else:
-        out.append(
+
+
+def _answer(fin: dict[str, Any]) -> list[str]:
+    out = ["## Answer", ""]
+    if not fin.get("applied"):
+        return out + [
             f"Recommended plan **{fin['control'].get('label', fin['control'])}**: {fin.get('note')}."
-        )
+        ]
     out += [
+        f"Chosen plan **{fin['control']['label']}** was applied to the actual world.",
+        "",
+        "| KPI | predicted | measured | prediction error | change vs round 1 |",
+        "|---|---|---|---|---|",
+    ]
+    for k in KPI_DOC:
+        out.append(
+            f"| {k} | {_f(fin['predicted_kpis'][k])} | {_f(fin['actual_kpis'][k])} | "
+            f"{_pct(fin['prediction_error'][k])} | {_pct(fin['change_vs_round1'][k])} |"
+        )
+    return out
+
+
+def _rounds(rounds: list[dict[str, Any]]) -> list[str]:
+    out = [
         "",
         "## Rounds",
         "",
@@ -48,7 +64,7 @@ def render_markdown(ctx: dict[str, Any]) -> str:
         "GEH<5 share | C2ST AUC | chosen next |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for r in h["rounds"]:
+    for r in rounds:
         hl = r["headline"]
         out.append(
             f"| {r['round']} | {r['control']['label']} | {_f(r['actual_kpis']['mean_delay_s'])} | "
@@ -56,23 +72,31 @@ def render_markdown(ctx: dict[str, Any]) -> str:
             f"{_f(r.get('discrepancy_after'), 3)} | {_f(hl.get('geh_share:counts'))} | "
             f"{_f(hl.get('c2st_auc:vehicles'))} | {r['chosen']['label']} |"
         )
+    return out
+
+
+def _calibration(s: dict[str, Any]) -> list[str]:
     cal = s["calibration"]
-    if cal["fitted"]:
-        out += [
-            "",
-            "## What the artificial world learned",
-            "",
-            "| parameter | fitted | truth | relative error |",
-            "|---|---|---|---|",
-        ]
-        truth = cal.get("truth") or {}
-        err = cal.get("relative_error") or {}
-        for k, v in cal["fitted"].items():
-            out.append(f"| {k} | {_f(v)} | {_f(truth.get(k))} | {_pct(err.get(k))} |")
-        if cal.get("note"):
-            out += ["", f"Note: {cal['note']}."]
-    last = h["rounds"][-1]
-    out += [
+    if not cal["fitted"]:
+        return []
+    out = [
+        "",
+        "## What the artificial world learned",
+        "",
+        "| parameter | fitted | truth | relative error |",
+        "|---|---|---|---|",
+    ]
+    truth = cal.get("truth") or {}
+    err = cal.get("relative_error") or {}
+    for k, v in cal["fitted"].items():
+        out.append(f"| {k} | {_f(v)} | {_f(truth.get(k))} | {_pct(err.get(k))} |")
+    if cal.get("note"):
+        out += ["", f"Note: {cal['note']}."]
+    return out
+
+
+def _judge(last: dict[str, Any]) -> list[str]:
+    out = [
         "",
         f"## Judge (round {last['round']})",
         "",
@@ -86,28 +110,37 @@ def render_markdown(ctx: dict[str, Any]) -> str:
             f"| {sc['metric']} | {sc['subject']} | {_f(sc['value'], 4)} | {sc['scale']} | "
             f"{sc['better']} | {_f(sc['p_value'], 3)} |"
         )
-    beh_rounds = [r for r in h["rounds"] if r.get("behaviours")]
-    if beh_rounds:
-        out += [
-            "",
-            "## Learned against parametric behaviour (held-out observations, mean over origins)",
-            "",
-            "| round | held out | behaviour | learned KS compl. | parametric KS compl. | "
-            "learned W1 | parametric W1 |",
-            "|---|---|---|---|---|---|---|",
-        ]
-        for r in beh_rounds:
-            for kind, per in r["behaviours"].items():
-                if kind == "held_out" or "mean" not in per:
-                    continue
-                m = per["mean"]
-                out.append(
-                    f"| {r['round']} | {r['behaviours']['held_out']} | {kind} | "
-                    f"{_f(m['learned_ks'], 3)} | {_f(m['parametric_ks'], 3)} | "
-                    f"{_f(m['learned_w1'], 3)} | {_f(m['parametric_w1'], 3)} |"
-                )
+    return out
+
+
+def _behaviours(rounds: list[dict[str, Any]]) -> list[str]:
+    beh_rounds = [r for r in rounds if r.get("behaviours")]
+    if not beh_rounds:
+        return []
+    out = [
+        "",
+        "## Learned against parametric behaviour (held-out observations, mean over origins)",
+        "",
+        "| round | held out | behaviour | learned KS compl. | parametric KS compl. | "
+        "learned W1 | parametric W1 |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in beh_rounds:
+        for kind, per in r["behaviours"].items():
+            if kind == "held_out" or "mean" not in per:
+                continue
+            m = per["mean"]
+            out.append(
+                f"| {r['round']} | {r['behaviours']['held_out']} | {kind} | "
+                f"{_f(m['learned_ks'], 3)} | {_f(m['parametric_ks'], 3)} | "
+                f"{_f(m['learned_w1'], 3)} | {_f(m['parametric_w1'], 3)} |"
+            )
+    return out
+
+
+def _experiments(last: dict[str, Any]) -> list[str]:
     ex = last["experiments"]
-    out += [
+    out = [
         "",
         f"## Experiments (round {last['round']}): {ex['design']}, {ex['cells']} cells x "
         f"{ex['replications']} replications, objective {ex['objective']}",
@@ -122,5 +155,4 @@ def render_markdown(ctx: dict[str, Any]) -> str:
             f"{_f(row[obj])} | [{_f(row[obj + '_lo'])}, {_f(row[obj + '_hi'])}] | "
             f"{_f(row['diff_vs_incumbent'])} [{_f(row['diff_lo'])}, {_f(row['diff_hi'])}] |"
         )
-    out += ["", "KPIs: " + "; ".join(f"{k}: {v}" for k, v in KPI_DOC.items()), ""]
-    return "\n".join(out)
+    return out

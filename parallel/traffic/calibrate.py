@@ -144,6 +144,34 @@ def calibrate(
         return val
 
     before = f(x0)
+    _search(f, x0, lo, hi, keys, cfg, seed)
+    best = min(trace, key=lambda r: r["discrepancy"])
+    fitted = params_at(np.log([best[k] for k in keys]))
+    result = CalibrationResult(
+        prior={k: flat0[k] for k in keys},
+        fitted={k: fitted.flat()[k] for k in keys},
+        before=before,
+        after=best["discrepancy"],
+        evaluations=len(trace),
+        trace=trace,
+        objective={str(k): v for k, v in cfg.objective.items()},
+        optimizer=cfg.optimizer,
+    )
+    log.info("calibration: %s -> %s in %d runs", before, result.after, len(trace))
+    return fitted, result
+
+
+def _search(
+    f: Callable[[np.ndarray], float],
+    x0: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    keys: list[str],
+    cfg: CalibrationConfig,
+    seed: int,
+) -> None:
+    """Run the configured optimiser on ``f`` (log space) for the rest of the budget; the
+    caller reads the best point from ``f``'s trace."""
     budget = cfg.budget - 1
     if cfg.optimizer == "nelder-mead":
         simplex = np.vstack([x0] + [x0 + 0.15 * np.eye(len(x0))[i] for i in range(len(x0))])
@@ -171,17 +199,3 @@ def calibrate(
             lambda t: f(np.array([t.suggest_float(k, a, b) for k, a, b in zip(keys, lo, hi)])),
             n_trials=budget,
         )
-    best = min(trace, key=lambda r: r["discrepancy"])
-    fitted = params_at(np.log([best[k] for k in keys]))
-    result = CalibrationResult(
-        prior={k: flat0[k] for k in keys},
-        fitted={k: fitted.flat()[k] for k in keys},
-        before=before,
-        after=best["discrepancy"],
-        evaluations=len(trace),
-        trace=trace,
-        objective={str(k): v for k, v in cfg.objective.items()},
-        optimizer=cfg.optimizer,
-    )
-    log.info("calibration: %s -> %s in %d runs", before, result.after, len(trace))
-    return fitted, result

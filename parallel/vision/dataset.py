@@ -19,10 +19,10 @@ dataset is refused.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 from collections.abc import Callable
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,8 @@ from parallel.data.shards import DatasetMismatchError, sha256_file
 
 MANIFEST = "manifest.json"
 WARMUP_S = 60.0
+#: the merged COCO file, relative to the dataset folder
+COCO_FILE = "annotations/instances.json"
 Progress = Callable[[int, int], None]
 
 
@@ -144,39 +146,136 @@ def _world(source: Path) -> tuple[Any, Any, Any, dict[str, Any]]:
     raise DataError(f"--from {source}: give a run folder (from `parallel run`) or a scenario .yaml")
 
 
-def generate_vision(args: argparse.Namespace, progress: Progress | None = None) -> dict[str, Any]:
-    """Render ``args.frames`` labelled frames into ``args.out``; returns the manifest.
+def generate_vision(
+    *,
+    source: Path,
+    out: Path,
+    frames: int,
+    seed: int = 0,
+    size: int = 128,
+    view: str = "bev",
+    randomize: list[str] | None = None,
+    chunk_frames: int = 250,
+    executor: str = "process",
+    workers: int | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Render ``frames`` labelled frames of the world in ``source`` (a run folder or a
+    scenario) into ``out``; returns the manifest. An interrupted call resumes.
 
     Raises:
-        UserInputError: bad options, a bad source, or a folder holding another dataset.
+        UserInputError: bad arguments, a bad source, or a folder holding another dataset.
     """
     from parallel.core.executors import make_executor
     from parallel.vision.render import MASK_CLASSES
 
-    if args.frames <= 0:
-        raise UserInputError(f"--frames {args.frames}: give a positive number of frames")
-    if not 32 <= args.size <= 1024:
-        raise UserInputError(f"--size {args.size}: give a size from 32 to 1024 pixels")
-    which = _parse_randomize(args.randomize)
-    spec, params, plan, source = _world(args.source)
-    out: Path = args.out
+    if frames <= 0:
+        raise UserInputError(f"frames={frames}: give a positive number of frames")
+    if not 32 <= size <= 1024:
+        raise UserInputError(f"size={size}: give a size from 32 to 1024 pixels")
+    if chunk_frames <= 0:
+        raise UserInputError(f"chunk_frames={chunk_frames}: give a positive number")
+    which = _parse_randomize(randomize)
+    spec, params, plan, where = _world(source)
     if out.exists() and not out.is_dir():
         raise UserInputError(f"--out {out}: exists and is not a folder")
     out.mkdir(parents=True, exist_ok=True)
     manifest: dict[str, Any] = {
-        "frames": args.frames,
-        "seed": args.seed,
-        "size": args.size,
-        "view": args.view,
+        "frames": frames,
+        "seed": seed,
+        "size": size,
+        "view": view,
         "randomize": list(which),
-        "chunk_frames": args.chunk_frames,
-        "source": source,
+        "chunk_frames": chunk_frames,
+        "source": where,
         "categories": _categories(),
         "mask_classes": MASK_CLASSES,
         "seed_scheme": "chunk c: SeedSequence(seed, spawn_key=(c,)); simulation and looks spawned from it",
         "complete": False,
         "chunks": [],
     }
+    done = _resume_chunks(out, manifest)
+    n_chunks = -(-frames // chunk_frames)
+    jobs = []
+    for c in range(n_chunks):
+        prev = done.get(c)
+        if (
+            prev
+            and (out / prev["coco"]).is_file()
+            and sha256_file(out / prev["coco"]) == prev["sha256"]
+        ):
+            manifest["chunks"].append(prev)
+            continue
+        jobs.append(
+            {
+                "spec": spec,
+                "params": params,
+                "plan": plan,
+                "seed": seed,
+                "chunk": c,
+                "first_frame": c * chunk_frames,
+                "frames": min(chunk_frames, frames - c * chunk_frames),
+                "size": size,
+                "view": view,
+                "randomize": which,
+                "out": str(out),
+            }
+        )
+    made = sum(c["frames"] for c in manifest["chunks"])
+    if progress:
+        progress(made, frames)
+    ex = make_executor(executor, workers)
+    try:
+        wave = max(ex.workers, 1) * 2
+        for start in range(0, len(jobs), wave):
+            for res in ex.map(render_chunk, jobs[start : start + wave]):
+                made += _write_chunk(out, res, manifest)
+                if progress:
+                    progress(made, frames)
+    finally:
+        ex.close()
+    _merge_coco(out, manifest)
+    manifest["complete"] = True
+    manifest["annotations"] = COCO_FILE
+    _atomic_bytes(out / MANIFEST, json.dumps(manifest, indent=1).encode())
+    return manifest
+
+
+def _merge_coco(out: Path, manifest: dict[str, Any]) -> None:
+    """One COCO file for the whole dataset, as COCO's own tools expect: ``info``,
+    ``licenses``, every image and annotation (ids are unique across chunks), categories."""
+    images: list[dict[str, Any]] = []
+    annotations: list[dict[str, Any]] = []
+    for chunk in manifest["chunks"]:
+        part = json.loads((out / chunk["coco"]).read_text())
+        images += part["images"]
+        annotations += part["annotations"]
+    coco = {
+        "info": {
+            "description": "Parallel synthetic traffic frames, labelled from the simulation",
+            "version": "1.0",
+            "year": datetime.now(timezone.utc).year,
+            "date_created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "contributor": "parallel generate vision",
+            "url": "",
+        },
+        "licenses": [],
+        "images": images,
+        "annotations": annotations,
+        "categories": _categories(),
+    }
+    (out / "annotations").mkdir(exist_ok=True)
+    _atomic_bytes(out / COCO_FILE, json.dumps(coco).encode())
+
+
+def _resume_chunks(out: Path, manifest: dict[str, Any]) -> dict[int, dict[str, Any]]:
+    """Chunks an earlier run of the same dataset in ``out`` listed; stray temporary files of
+    an interrupted run are removed.
+
+    Raises:
+        DatasetMismatchError: ``out`` holds a different dataset (the differences named).
+        UserInputError: ``out`` is a non-empty folder without a manifest.
+    """
     ident = ("frames", "seed", "size", "view", "randomize", "chunk_frames", "source")
     done: dict[int, dict[str, Any]] = {}
     if (out / MANIFEST).is_file():
@@ -198,69 +297,28 @@ def generate_vision(args: argparse.Namespace, progress: Progress | None = None) 
         (out / sub).mkdir(exist_ok=True)
         for stray in (out / sub).glob(".*.tmp"):
             stray.unlink()
-    n_chunks = -(-args.frames // args.chunk_frames)
-    jobs = []
-    for c in range(n_chunks):
-        prev = done.get(c)
-        if (
-            prev
-            and (out / prev["coco"]).is_file()
-            and sha256_file(out / prev["coco"]) == prev["sha256"]
-        ):
-            manifest["chunks"].append(prev)
-            continue
-        jobs.append(
-            {
-                "spec": spec,
-                "params": params,
-                "plan": plan,
-                "seed": args.seed,
-                "chunk": c,
-                "first_frame": c * args.chunk_frames,
-                "frames": min(args.chunk_frames, args.frames - c * args.chunk_frames),
-                "size": args.size,
-                "view": args.view,
-                "randomize": which,
-                "out": str(out),
-            }
-        )
-    made = sum(c["frames"] for c in manifest["chunks"])
-    if progress:
-        progress(made, args.frames)
-    ex = make_executor(args.executor, args.workers)
-    try:
-        wave = max(ex.workers, 1) * 2
-        for start in range(0, len(jobs), wave):
-            for res in ex.map(render_chunk, jobs[start : start + wave]):
-                c = res["chunk"]
-                coco = {
-                    "images": res["images"],
-                    "annotations": res["annotations"],
-                    "categories": _categories(),
-                }
-                rel = f"coco/part-{c:05d}.json"
-                _atomic_bytes(out / rel, json.dumps(coco).encode())
-                _atomic_bytes(
-                    out / f"frames/part-{c:05d}.parquet", _parquet(pd.DataFrame(res["rows"]))
-                )
-                manifest["chunks"].append(
-                    {
-                        "index": c,
-                        "frames": len(res["images"]),
-                        "coco": rel,
-                        "sha256": hashlib.sha256((out / rel).read_bytes()).hexdigest(),
-                    }
-                )
-                manifest["chunks"].sort(key=lambda x: x["index"])
-                _atomic_bytes(out / MANIFEST, json.dumps(manifest, indent=1).encode())
-                made += len(res["images"])
-                if progress:
-                    progress(made, args.frames)
-    finally:
-        ex.close()
-    manifest["complete"] = True
+    return done
+
+
+def _write_chunk(out: Path, res: dict[str, Any], manifest: dict[str, Any]) -> int:
+    """Seal one rendered chunk (its COCO part and frame table), then list it in the
+    manifest; returns its frame count."""
+    c = res["chunk"]
+    coco = {"images": res["images"], "annotations": res["annotations"], "categories": _categories()}
+    rel = f"coco/part-{c:05d}.json"
+    _atomic_bytes(out / rel, json.dumps(coco).encode())
+    _atomic_bytes(out / f"frames/part-{c:05d}.parquet", _parquet(pd.DataFrame(res["rows"])))
+    manifest["chunks"].append(
+        {
+            "index": c,
+            "frames": len(res["images"]),
+            "coco": rel,
+            "sha256": hashlib.sha256((out / rel).read_bytes()).hexdigest(),
+        }
+    )
+    manifest["chunks"].sort(key=lambda x: x["index"])
     _atomic_bytes(out / MANIFEST, json.dumps(manifest, indent=1).encode())
-    return manifest
+    return len(res["images"])
 
 
 def _parquet(df: pd.DataFrame) -> bytes:

@@ -32,6 +32,7 @@ from scipy import linalg
 from torch import Tensor, nn
 
 from parallel.core.errors import DataError, UserInputError
+from parallel.core.runfolder import atomic_write
 
 SIZE = 32
 
@@ -191,15 +192,7 @@ def evaluate(
     xr, yr, classes, _ = read_image_folder(real_dir, SIZE)
     xs, ys = read_synthetic(syn_dir, classes, xr.shape[1])
     if train_dir is not None:
-        xt, yt0, names, _ = read_image_folder(train_dir, SIZE)
-        unknown = sorted(set(names) - set(classes))
-        if unknown:
-            raise DataError(
-                f"{train_dir}: classes {unknown} are not among the real classes {classes}"
-            )
-        yt = torch.tensor([classes.index(names[int(i)]) for i in yt0])
-        if curve:
-            _check_curve(curve, yt, classes)
+        xt, yt = _read_train(train_dir, classes, curve)
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(xr))
     half = len(xr) // 2
@@ -247,11 +240,32 @@ def evaluate(
                 curve, xt, yt, xs, ys, xr[b], yr[b], classes, seed, classifier_steps
             )
     out.mkdir(parents=True, exist_ok=True)
-    (out / "metrics.json").write_text(json.dumps(out_m, indent=1))
-    (out / "report.html").write_text(
-        _html(out_m, _grid(xs, ys, classes), _grid(xr[b], yr[b], classes))
+    atomic_write(out / "metrics.json", json.dumps(out_m, indent=1))
+    atomic_write(
+        out / "report.html", _html(out_m, _grid(xs, ys, classes), _grid(xr[b], yr[b], classes))
     )
     return out_m
+
+
+def _read_train(
+    train_dir: Path, classes: list[str], curve: list[int] | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The small real set, its labels mapped onto the reference set's classes.
+
+    Raises:
+        DataError: a class the reference set does not have.
+        UserInputError: a curve size larger than some class holds.
+    """
+    from parallel.gan.images import read_image_folder
+
+    xt, yt0, names, _ = read_image_folder(train_dir, SIZE)
+    unknown = sorted(set(names) - set(classes))
+    if unknown:
+        raise DataError(f"{train_dir}: classes {unknown} are not among the real classes {classes}")
+    yt = torch.tensor([classes.index(names[int(i)]) for i in yt0])
+    if curve:
+        _check_curve(curve, yt, classes)
+    return xt, yt
 
 
 def _curve(

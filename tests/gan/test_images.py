@@ -92,6 +92,18 @@ def test_train_and_generate_images(tmp_path: Path) -> None:
     }
     im = Image.open(io.BytesIO(df["png"].iloc[0]))
     assert im.size == (32, 32)
+    # the same images as a class-per-folder tree, as image-folder loaders read it
+    folder = tmp_path / "folder"
+    res = run_cli(
+        "generate", "images", "--from", str(tmp_path / "g"), "--per-class", "5",
+        "--format", "imagefolder", "--out", str(folder),
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    for c in ("class0", "class1", "class2"):
+        files = sorted((folder / c).glob("*.png"))
+        assert [f.name for f in files] == [f"{i:06d}.png" for i in range(5)]
+        assert Image.open(files[0]).size == (32, 32)
+    assert json.loads((folder / "manifest.json").read_text())["complete"]
     for bad in (tmp_path / "nothing", _folder(tmp_path / "solo", classes=1)):
         res = run_cli("train", str(bad), "--out", str(tmp_path / "x"))
         assert res.returncode == 2 and "Traceback" not in res.stderr

@@ -3,10 +3,10 @@ labels, and the dataset folder behaves like the other generated datasets."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -25,7 +25,7 @@ SIZE = 128
 EXTENT_M = 150.0
 
 
-def _args(src: Path, out: Path, **kw: object) -> argparse.Namespace:
+def _args(src: Path, out: Path, **kw: object) -> dict[str, Any]:
     base = dict(
         source=src,
         out=out,
@@ -38,7 +38,7 @@ def _args(src: Path, out: Path, **kw: object) -> argparse.Namespace:
         executor="sequential",
         workers=None,
     )
-    return argparse.Namespace(**(base | kw))
+    return base | kw
 
 
 @pytest.fixture(scope="module")
@@ -53,16 +53,21 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def bev(scenario: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("vis") / "bev"
-    generate_vision(_args(scenario, out))
+    generate_vision(**_args(scenario, out))
     return out
 
 
 def _coco(out: Path) -> tuple[list, list]:
-    images, anns = [], []
-    for part in sorted((out / "coco").glob("part-*.json")):
-        d = json.loads(part.read_text())
-        images += d["images"]
-        anns += d["annotations"]
+    """Images and annotations as COCO's reference library reads the merged file."""
+    from pycocotools.coco import COCO
+
+    coco = COCO(str(out / "annotations" / "instances.json"))
+    assert coco.dataset["info"]["description"] and coco.getCatIds()
+    images = coco.loadImgs(coco.getImgIds())
+    anns = coco.loadAnns(coco.getAnnIds())
+    # the merged file holds exactly what the chunk parts hold
+    parts = [json.loads(p.read_text()) for p in sorted((out / "coco").glob("part-*.json"))]
+    assert len(anns) == sum(len(d["annotations"]) for d in parts)
     return images, anns
 
 
@@ -120,7 +125,7 @@ def test_every_visible_vehicle_has_one_box_matching_its_projection(
 @pytest.mark.parametrize("view", ["bev", "camera"])
 def test_masks_show_a_vehicle_inside_every_box(scenario: Path, tmp_path: Path, view: str) -> None:
     out = tmp_path / view
-    generate_vision(_args(scenario, out, view=view, frames=20, randomize=["all"]))
+    generate_vision(**_args(scenario, out, view=view, frames=20, randomize=["all"]))
     images, anns = _coco(out)
     assert len(images) == 20 and anns
     vehicle_classes = {3, 4, 5}
@@ -144,14 +149,14 @@ def test_rerun_resumes_and_refuses_another_dataset(
     scenario: Path, bev: Path, tmp_path: Path
 ) -> None:
     before = json.loads((bev / "manifest.json").read_text())
-    again = generate_vision(_args(scenario, bev))
+    again = generate_vision(**_args(scenario, bev))
     assert again["chunks"] == before["chunks"] and again["complete"]
     with pytest.raises(DatasetMismatchError, match="seed: 3 -> 4"):
-        generate_vision(_args(scenario, bev, seed=4))
-    with pytest.raises(UserInputError, match="--frames 0"):
-        generate_vision(_args(scenario, tmp_path / "z", frames=0))
+        generate_vision(**_args(scenario, bev, seed=4))
+    with pytest.raises(UserInputError, match="frames=0"):
+        generate_vision(**_args(scenario, tmp_path / "z", frames=0))
     with pytest.raises(UserInputError, match="unknown; choose from"):
-        generate_vision(_args(scenario, tmp_path / "z", randomize=["sunshine"]))
+        generate_vision(**_args(scenario, tmp_path / "z", randomize=["sunshine"]))
     res = run_cli(
         "generate",
         "vision",

@@ -56,6 +56,217 @@ def _arrivals(rate: float, t_end: float, rng: np.random.Generator) -> np.ndarray
     return t[t < t_end]
 
 
+#: per-vehicle state arrays of the reference world, grown together
+_FIELDS: dict[str, type] = {
+    "act": bool, "link": np.int64, "lane": np.int64, "x": float, "v": float, "v0": float,
+    "tau": float, "halted": bool, "stops": np.int64, "t_in": float, "t_link": float,
+    "free": float, "vid": np.int64, "orig": np.int64,
+}  # fmt: skip
+
+
+class _State:
+    """One replication of the IDM world: vehicle arrays and one method per step.
+
+    Each time step sorts vehicles into lanes to find leaders (:meth:`_leaders`), makes the
+    front vehicle of an approach stop for red or amber (:meth:`_stop_lines`), integrates the
+    IDM (:meth:`_move`), moves vehicles across stop lines (:meth:`_cross`) and lets new
+    vehicles in where their lane has room (:meth:`_arrive`).
+    """
+
+    def __init__(
+        self,
+        spec: WorldSpec,
+        topo: Topology,
+        truth: Truth,
+        plan: Plan,
+        seed: np.random.SeedSequence,
+        dt: float,
+    ) -> None:
+        s_arr, s_drv, s_turn = children(seed, 3)
+        self.drv_rng = np.random.default_rng(s_drv)
+        self.turn_rng = np.random.default_rng(s_turn)
+        self.spec, self.topo, self.truth, self.dt = spec, topo, truth, dt
+        self.origins = topo.origins
+        self.arrivals = {
+            o: deque(_arrivals(truth.demand[o], spec.t1, np.random.default_rng(s)).tolist())
+            for o, s in zip(self.origins, children(s_arr, len(self.origins)))
+        }
+        self.pending: dict[str, deque[float]] = {o: deque() for o in self.origins}
+        self.L = len(topo.links)
+        self.max_lanes = int(topo.lanes.max())
+        self.junction = np.where(topo.junction >= 0, topo.junction, 0)
+        self.phase = np.where(topo.main, 0, 1)
+        tm, ts = spec.demand.turning_main, spec.demand.turning_side
+        self.cum = np.array([[ts.left, ts.left + ts.through], [tm.left, tm.left + tm.through]])
+        self.timing = Timing(plan, spec.control.lost_time_s)
+        self.rec = Recorder(topo.links, spec.t0, spec.t1, spec.interval_s)
+        d = truth.driver
+        self.a, self.b, self.s0, self.vlen = d.max_accel, d.comfort_decel, d.min_gap_m, d.length_m
+        self.sqrt_ab = 2.0 * np.sqrt(self.a * self.b)
+        self.origin_idx = {o: i for i, o in enumerate(self.origins)}
+        self.next_id = 0
+        self.cap = 512
+        self.arr: dict[str, np.ndarray] = {k: np.zeros(self.cap, f) for k, f in _FIELDS.items()}
+        self.arr["v0"][:] = 1.0
+        self.arr["tau"][:] = 1.0
+        self.free_slots: list[int] = list(range(self.cap - 1, -1, -1))
+
+    def _grow(self) -> None:
+        self.arr = {k: np.concatenate([a, np.zeros_like(a)]) for k, a in self.arr.items()}
+        self.free_slots.extend(range(2 * self.cap - 1, self.cap - 1, -1))
+        self.cap *= 2
+
+    def run(self) -> Observation:
+        n_steps = int(np.ceil(self.spec.t1 / self.dt))
+        for step in range(n_steps):
+            t = step * self.dt
+            si, ks, xs, vs, gap, vl, tail, tail_v = self._leaders()
+            self._stop_lines(t, si, xs, vs, gap)
+            if len(si):
+                self._move(t, si, xs, vs, gap, vl)
+                self._cross(t, si, tail)
+            self._arrive(t, tail, tail_v)
+        return self.rec.observation({})
+
+    def _leaders(self) -> tuple[np.ndarray, ...]:
+        """Active vehicles sorted by (lane, position), their gaps and leaders' speeds, and
+        each lane's tail (smallest position) for entries and lane choice."""
+        A, ml = self.arr, self.max_lanes
+        idx = np.flatnonzero(A["act"])
+        key = A["link"][idx] * ml + A["lane"][idx]
+        order = np.lexsort((A["x"][idx], key))
+        si = idx[order]
+        ks = key[order]
+        xs = A["x"][si]
+        vs = A["v"][si]
+        n = len(si)
+        gap = np.full(n, np.inf)
+        vl = np.zeros(n)
+        if n > 1:
+            same = ks[1:] == ks[:-1]
+            gap[:-1] = np.where(same, xs[1:] - xs[:-1] - self.vlen, np.inf)
+            vl[:-1] = np.where(same, vs[1:], 0.0)
+        tail = np.full(self.L * ml, np.inf)
+        tail_v = np.zeros(self.L * ml)
+        if n:
+            first = np.ones(n, bool)
+            first[1:] = ks[1:] != ks[:-1]
+            tail[ks[first]] = xs[first]
+            tail_v[ks[first]] = vs[first]
+        return si, ks, xs, vs, gap, vl, tail, tail_v
+
+    def _stop_lines(
+        self, t: float, si: np.ndarray, xs: np.ndarray, vs: np.ndarray, gap: np.ndarray
+    ) -> None:
+        """Front vehicles on an approach facing red (or amber they can stop for) treat the
+        stop line as a standstill leader."""
+        front = np.isinf(gap)
+        if not front.any():
+            return
+        topo = self.topo
+        fl = self.arr["link"][si[front]]
+        green, amber = self.timing.state(t, self.junction[fl], self.phase[fl])
+        dist = topo.length[fl] - xs[front]
+        can_stop = dist > vs[front] ** 2 / (2 * MAX_DECEL)
+        stop = topo.approach[fl] & (~green) & (~amber | can_stop)
+        g = gap[front]
+        g[stop] = dist[stop] + self.s0  # the stop line itself is the standstill point
+        gap[front] = g
+
+    def _move(
+        self,
+        t: float,
+        si: np.ndarray,
+        xs: np.ndarray,
+        vs: np.ndarray,
+        gap: np.ndarray,
+        vl: np.ndarray,
+    ) -> None:
+        """One IDM step for every vehicle; halts, stops and queues recorded."""
+        A, dt = self.arr, self.dt
+        dv = vs - vl
+        s_star = self.s0 + np.maximum(0.0, vs * A["tau"][si] + vs * dv / self.sqrt_ab)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            inter = np.where(np.isinf(gap), 0.0, (s_star / np.maximum(gap, 0.1)) ** 2)
+        acc = self.a * (1.0 - (vs / A["v0"][si]) ** 4 - inter)
+        vn = np.maximum(vs + acc * dt, 0.0)
+        A["x"][si] = xs + 0.5 * (vs + vn) * dt
+        A["v"][si] = vn
+        h = A["halted"][si]
+        A["stops"][si] += (vn < HALT_V) & ~h
+        A["halted"][si] = np.where(vn < HALT_V, True, np.where(vn > 3.0, False, h))
+        slow = si[(vn < QUEUE_V) & self.topo.approach[A["link"][si]]]
+        self.rec.queue_many(t, np.bincount(A["link"][slow], minlength=self.L).astype(float))
+
+    def _cross(self, t: float, si: np.ndarray, tail: np.ndarray) -> None:
+        """Vehicles past their stop line turn onto the next link, or leave the network."""
+        A, topo, dt = self.arr, self.topo, self.dt
+        length = topo.length
+        crossed = si[A["x"][si] >= length[A["link"][si]]]
+        for i in crossed.tolist():
+            li = int(A["link"][i])
+            self.rec.crossing(li, t, 3.6 * length[li] / max(t + dt - A["t_link"][i], 1e-9))
+            if not topo.approach[li]:
+                self.rec.finish(
+                    int(A["vid"][i]),
+                    self.origins[A["orig"][i]],
+                    topo.exit_node[li],
+                    float(A["t_in"][i]),
+                    t + dt,
+                    float(A["free"][i]),
+                    int(A["stops"][i]),
+                )
+                A["act"][i] = False
+                self.free_slots.append(i)
+                continue
+            u = self.turn_rng.random()
+            c = self.cum[int(topo.main[li])]
+            nl = int(topo.next_link[li, 0 if u < c[0] else (1 if u < c[1] else 2)])
+            A["x"][i] -= length[li]
+            keys = nl * self.max_lanes + np.arange(topo.lanes[nl])
+            A["lane"][i] = int(np.argmax(tail[keys]))
+            A["link"][i] = nl
+            A["t_link"][i] = t + dt
+            A["free"][i] += length[nl] / topo.speed[nl]
+
+    def _arrive(self, t: float, tail: np.ndarray, tail_v: np.ndarray) -> None:
+        """Arrivals due by the end of the step enter where the entry lane has room."""
+        topo, d = self.topo, self.truth.driver
+        t_next = t + self.dt
+        for o in self.origins:
+            q = self.arrivals[o]
+            while q and q[0] < t_next:
+                self.pending[o].append(q.popleft())
+            if not self.pending[o]:
+                continue
+            el = topo.entry_link[o]
+            keys = el * self.max_lanes + np.arange(topo.lanes[el])
+            best = int(np.argmax(tail[keys]))
+            room = tail[keys[best]] - self.vlen
+            speed = self.truth.speed
+            v_des = max(self.drv_rng.normal(speed.mean_kmh, speed.sd_kmh), 5.0) / 3.6
+            v_in = v_des if np.isinf(room) else min(v_des, tail_v[keys[best]])
+            if room < self.s0 + v_in * 1.0:
+                continue
+            self.pending[o].popleft()
+            if not self.free_slots:
+                self._grow()
+            i = self.free_slots.pop()
+            self.next_id += 1
+            A = self.arr
+            A["act"][i] = True
+            A["link"][i], A["lane"][i], A["x"][i], A["v"][i] = el, best, 0.0, v_in
+            A["v0"][i] = v_des
+            A["tau"][i] = max(self.drv_rng.normal(d.time_headway_s, d.time_headway_sd_s), 0.5)
+            A["halted"][i] = False
+            A["stops"][i] = 0
+            A["t_in"][i] = A["t_link"][i] = t_next
+            A["free"][i] = topo.length[el] / topo.speed[el]
+            A["vid"][i] = self.next_id
+            A["orig"][i] = self.origin_idx[o]
+            tail[keys[best]] = 0.0
+
+
 def _simulate(
     spec: WorldSpec,
     topo: Topology,
@@ -64,170 +275,4 @@ def _simulate(
     seed: np.random.SeedSequence,
     dt: float,
 ) -> Observation:
-    s_arr, s_drv, s_turn = children(seed, 3)
-    drv_rng = np.random.default_rng(s_drv)
-    turn_rng = np.random.default_rng(s_turn)
-    d = truth.driver
-    t_end = spec.t1
-    origins = topo.origins
-    arrivals = {
-        o: deque(_arrivals(truth.demand[o], t_end, np.random.default_rng(s)).tolist())
-        for o, s in zip(origins, children(s_arr, len(origins)))
-    }
-    pending: dict[str, deque[float]] = {o: deque() for o in origins}
-
-    L = len(topo.links)
-    max_lanes = int(topo.lanes.max())
-    length = topo.length
-    lanes = topo.lanes
-    link_speed = topo.speed
-    approach = topo.approach
-    junction = np.where(topo.junction >= 0, topo.junction, 0)
-    phase = np.where(topo.main, 0, 1)
-    next_link = topo.next_link
-    tm, ts = spec.demand.turning_main, spec.demand.turning_side
-    cum = np.array([[ts.left, ts.left + ts.through], [tm.left, tm.left + tm.through]])
-    timing = Timing(plan, spec.control.lost_time_s)
-    rec = Recorder(topo.links, spec.t0, spec.t1, spec.interval_s)
-
-    cap = 512
-    act = np.zeros(cap, bool)
-    link = np.zeros(cap, np.int64)
-    lane = np.zeros(cap, np.int64)
-    x = np.zeros(cap)
-    v = np.zeros(cap)
-    v0 = np.ones(cap)
-    tau = np.ones(cap)
-    halted = np.zeros(cap, bool)
-    stops = np.zeros(cap, np.int64)
-    t_in = np.zeros(cap)
-    t_link = np.zeros(cap)
-    free = np.zeros(cap)
-    vid = np.zeros(cap, np.int64)
-    orig = np.zeros(cap, np.int64)
-    a, b, s0, vlen = d.max_accel, d.comfort_decel, d.min_gap_m, d.length_m
-    sqrt_ab = 2.0 * np.sqrt(a * b)
-    origin_idx = {o: i for i, o in enumerate(origins)}
-    next_id = 0
-    free_slots: list[int] = list(range(cap - 1, -1, -1))
-
-    def grow() -> None:
-        nonlocal act, link, lane, x, v, v0, tau, halted, stops, t_in, t_link, free, vid, orig, cap
-        arrays = [act, link, lane, x, v, v0, tau, halted, stops, t_in, t_link, free, vid, orig]
-        grown = [np.concatenate([arr, np.zeros_like(arr)]) for arr in arrays]
-        act, link, lane, x, v, v0, tau, halted, stops, t_in, t_link, free, vid, orig = grown
-        free_slots.extend(range(2 * cap - 1, cap - 1, -1))
-        cap *= 2
-
-    n_steps = int(np.ceil(t_end / dt))
-    for step in range(n_steps):
-        t = step * dt
-        idx = np.flatnonzero(act)
-        # ---- leaders: sort by (lane key, position) ---------------------------------
-        key = link[idx] * max_lanes + lane[idx]
-        order = np.lexsort((x[idx], key))
-        si = idx[order]
-        ks = key[order]
-        xs = x[si]
-        vs = v[si]
-        n = len(si)
-        gap = np.full(n, np.inf)
-        vl = np.zeros(n)
-        if n > 1:
-            same = ks[1:] == ks[:-1]
-            gap[:-1] = np.where(same, xs[1:] - xs[:-1] - vlen, np.inf)
-            vl[:-1] = np.where(same, vs[1:], 0.0)
-        # lane tails (smallest position per lane) for entries and lane choice
-        tail = np.full(L * max_lanes, np.inf)
-        tail_v = np.zeros(L * max_lanes)
-        if n:
-            first = np.ones(n, bool)
-            first[1:] = ks[1:] != ks[:-1]
-            tail[ks[first]] = xs[first]
-            tail_v[ks[first]] = vs[first]
-        # ---- stop lines: front vehicles on an approach facing red / amber ----------------
-        front = np.isinf(gap)
-        if front.any():
-            fl = link[si[front]]
-            green, amber = timing.state(t, junction[fl], phase[fl])
-            dist = length[fl] - xs[front]
-            can_stop = dist > vs[front] ** 2 / (2 * MAX_DECEL)
-            stop = approach[fl] & (~green) & (~amber | can_stop)
-            g = gap[front]
-            g[stop] = dist[stop] + s0  # the stop line itself is the standstill point
-            gap[front] = g
-        # ---- IDM -----------------------------------------------------------------------
-        if n:
-            dv = vs - vl
-            s_star = s0 + np.maximum(0.0, vs * tau[si] + vs * dv / sqrt_ab)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                inter = np.where(np.isinf(gap), 0.0, (s_star / np.maximum(gap, 0.1)) ** 2)
-            acc = a * (1.0 - (vs / v0[si]) ** 4 - inter)
-            vn = np.maximum(vs + acc * dt, 0.0)
-            x[si] = xs + 0.5 * (vs + vn) * dt
-            v[si] = vn
-            h = halted[si]
-            stops[si] += (vn < HALT_V) & ~h
-            halted[si] = np.where(vn < HALT_V, True, np.where(vn > 3.0, False, h))
-            slow = si[(vn < QUEUE_V) & approach[link[si]]]
-            rec.queue_many(t, np.bincount(link[slow], minlength=L).astype(float))
-            # ---- stop-line crossings ---------------------------------------------------
-            crossed = si[x[si] >= length[link[si]]]
-            for i in crossed.tolist():
-                li = int(link[i])
-                rec.crossing(li, t, 3.6 * length[li] / max(t + dt - t_link[i], 1e-9))
-                if not approach[li]:
-                    rec.finish(
-                        int(vid[i]),
-                        origins[orig[i]],
-                        topo.exit_node[li],
-                        float(t_in[i]),
-                        t + dt,
-                        float(free[i]),
-                        int(stops[i]),
-                    )
-                    act[i] = False
-                    free_slots.append(i)
-                    continue
-                u = turn_rng.random()
-                c = cum[int(topo.main[li])]
-                nl = int(next_link[li, 0 if u < c[0] else (1 if u < c[1] else 2)])
-                x[i] -= length[li]
-                keys = nl * max_lanes + np.arange(lanes[nl])
-                lane[i] = int(np.argmax(tail[keys]))
-                link[i] = nl
-                t_link[i] = t + dt
-                free[i] += length[nl] / link_speed[nl]
-        # ---- arrivals ----------------------------------------------------------------
-        t_next = t + dt
-        for o in origins:
-            q = arrivals[o]
-            while q and q[0] < t_next:
-                pending[o].append(q.popleft())
-            if not pending[o]:
-                continue
-            el = topo.entry_link[o]
-            keys = el * max_lanes + np.arange(lanes[el])
-            best = int(np.argmax(tail[keys]))
-            room = tail[keys[best]] - vlen
-            v_des = max(drv_rng.normal(truth.speed.mean_kmh, truth.speed.sd_kmh), 5.0) / 3.6
-            v_in = v_des if np.isinf(room) else min(v_des, tail_v[keys[best]])
-            if room < s0 + v_in * 1.0:
-                continue
-            pending[o].popleft()
-            if not free_slots:
-                grow()
-            i = free_slots.pop()
-            next_id += 1
-            act[i] = True
-            link[i], lane[i], x[i], v[i] = el, best, 0.0, v_in
-            v0[i] = v_des
-            tau[i] = max(drv_rng.normal(d.time_headway_s, d.time_headway_sd_s), 0.5)
-            halted[i] = False
-            stops[i] = 0
-            t_in[i] = t_link[i] = t_next
-            free[i] = length[el] / link_speed[el]
-            vid[i] = next_id
-            orig[i] = origin_idx[o]
-            tail[keys[best]] = 0.0
-    return rec.observation({})
+    return _State(spec, topo, truth, plan, seed, dt).run()

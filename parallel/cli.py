@@ -50,11 +50,20 @@ def _parser() -> argparse.ArgumentParser:
 
 def _traffic_commands(sub: Any) -> None:
     """validate, run, record."""
-    v = sub.add_parser("validate", help="check a scenario file without running it")
-    v.add_argument("scenario", type=Path)
+    v = sub.add_parser(
+        "validate",
+        help="check a scenario file without running it",
+        epilog="example: parallel validate scenarios/cologne8.yaml",
+    )
+    v.add_argument("scenario", type=Path, help="a scenario .yaml (traffic, city or GAN)")
 
-    r = sub.add_parser("run", help="run a scenario through the parallel loop")
-    r.add_argument("scenario", type=Path)
+    r = sub.add_parser(
+        "run",
+        help="run a scenario through the parallel loop",
+        epilog="examples: parallel run scenarios/quickstart.yaml; "
+        "parallel run scenarios/intersection.yaml --executor dask --rounds 2",
+    )
+    r.add_argument("scenario", type=Path, help="a scenario .yaml (traffic, city or GAN)")
     r.add_argument("--out", type=Path, help="parent folder of the run folder (default: report.dir)")
     r.add_argument("--executor", choices=EXECUTORS.names(), help="where replications run")
     r.add_argument("--workers", type=int, help="worker processes (default: all cores)")
@@ -63,8 +72,12 @@ def _traffic_commands(sub: Any) -> None:
     r.add_argument("--quiet", action="store_true", help="no progress bars")
     r.add_argument("--device", default="auto", help="GAN scenarios: auto, cpu, cuda or mps")
 
-    rec = sub.add_parser("record", help="observe a scenario's actual world once and write the data")
-    rec.add_argument("scenario", type=Path)
+    rec = sub.add_parser(
+        "record",
+        help="observe a scenario's actual world once and write the data",
+        epilog="example: parallel record scenarios/sumo_grid.yaml --out observed",
+    )
+    rec.add_argument("scenario", type=Path, help="a traffic scenario .yaml")
     rec.add_argument("--out", type=Path, required=True, help="folder for the recording")
     rec.add_argument("--seed", type=int, help="override the scenario's seed")
 
@@ -72,9 +85,14 @@ def _traffic_commands(sub: Any) -> None:
 def _gan_commands(sub: Any) -> None:
     """train, generate, evaluate: small data to big data."""
     tr = sub.add_parser(
-        "train", help="train a GAN on a table (CSV or Parquet) or a GAN scenario (.yaml)"
+        "train",
+        help="train a GAN on a table (CSV or Parquet) or a GAN scenario (.yaml)",
+        epilog="examples: parallel train scenarios/data/gan/vehicle_records.csv --out gen; "
+        "parallel train IMAGES_DIR --out imggen",
     )
-    tr.add_argument("data", type=Path)
+    tr.add_argument(
+        "data", type=Path, help="a .csv or .parquet table, an image folder, or a GAN scenario"
+    )
     tr.add_argument(
         "--out",
         type=Path,
@@ -107,45 +125,86 @@ def _gan_commands(sub: Any) -> None:
     _generate_commands(sub)
 
 
+#: kind -> (what it writes, what --from takes, an example)
+_GENERATE_KINDS = {
+    "table": (
+        "rows sampled from a table generator (parallel train DATA.csv)",
+        "a generator folder (parallel train --out)",
+        "parallel generate table --from gen --rows 10000000 --out synth",
+    ),
+    "driving": (
+        "vehicle records with trajectories, from a table generator or a run folder",
+        "a generator folder, or a run folder (parallel run)",
+        "parallel generate driving --from reports/intersection/RUN --rows 100000 --out drv",
+    ),
+    "vision": (
+        "labelled frames (COCO boxes, masks, counts) of simulated traffic",
+        "a run folder or a scenario .yaml",
+        "parallel generate vision --from scenarios/intersection.yaml --frames 1000 --out vis",
+    ),
+    "images": (
+        "images per class from an image generator (parallel train IMAGES_DIR)",
+        "an image generator folder (parallel train IMAGES_DIR --out)",
+        "parallel generate images --from imggen --per-class 1000 --format imagefolder --out img",
+    ),
+}
+
+
+def _generate_options(k: argparse.ArgumentParser, kind: str) -> None:
+    """The options of one `generate` kind, and only those."""
+    if kind in ("table", "driving"):
+        k.add_argument("--rows", type=int, required=True, help="rows to write")
+        k.add_argument("--shard-rows", type=int, default=1_000_000, help="rows per Parquet shard")
+    if kind in ("table", "driving", "images"):
+        k.add_argument("--device", default="cpu", help="auto, cpu, cuda or mps (default cpu)")
+    if kind in ("driving", "vision"):
+        k.add_argument("--executor", choices=EXECUTORS.names(), default="process")
+        k.add_argument("--workers", type=int, help="worker processes (default: all cores)")
+    if kind == "vision":
+        k.add_argument("--frames", type=int, required=True, help="frames to render")
+        k.add_argument("--size", type=int, default=128, help="frame size in pixels (default 128)")
+        k.add_argument("--view", choices=["bev", "camera"], default="bev", help="the view")
+        k.add_argument(
+            "--randomize",
+            nargs="*",
+            help="lighting, palette, noise, blur, weather, jitter (comma or space separated), "
+            "all, or none",
+        )
+        k.add_argument("--chunk-frames", type=int, default=250, help="frames per chunk")
+    if kind == "images":
+        k.add_argument("--per-class", type=int, required=True, help="images per class")
+        k.add_argument(
+            "--format",
+            choices=["parquet", "imagefolder"],
+            default="parquet",
+            help="Parquet shards, or OUT/<class>/<n>.png (default parquet)",
+        )
+
+
 def _generate_commands(sub: Any) -> None:
     """generate and evaluate."""
-    gen = sub.add_parser("generate", help="write a big synthetic dataset as Parquet shards")
-    gen.add_argument("what", choices=["table", "driving", "vision", "images"])
-    gen.add_argument(
-        "--from",
-        dest="source",
-        type=Path,
-        required=True,
-        help="a generator folder (parallel train); for driving a run folder (parallel run); "
-        "for vision a run folder or a scenario .yaml",
+    gen = sub.add_parser(
+        "generate",
+        help="write a big synthetic dataset: table, driving, vision or images",
+        description="Write a big synthetic dataset from a small trained generator or a run. "
+        "Each kind has its own options: parallel generate KIND --help.",
     )
-    gen.add_argument("--rows", type=int, help="table, driving: rows to write")
-    gen.add_argument("--frames", type=int, help="vision: frames to render")
-    gen.add_argument("--per-class", type=int, help="images: images per class")
-    gen.add_argument("--size", type=int, default=128, help="vision: frame size in pixels")
-    gen.add_argument("--view", choices=["bev", "camera"], default="bev", help="vision: the view")
-    gen.add_argument(
-        "--randomize",
-        nargs="*",
-        help="vision: lighting, palette, noise, blur, weather, jitter (comma or space "
-        "separated), all, or none",
-    )
-    gen.add_argument("--chunk-frames", type=int, default=250, help="vision: frames per chunk")
-    gen.add_argument(
-        "--format",
-        choices=["parquet", "imagefolder"],
-        default="parquet",
-        help="images: Parquet shards, or OUT/<class>/<n>.png (default parquet)",
-    )
-    gen.add_argument("--out", type=Path, required=True, help="dataset folder")
-    gen.add_argument("--seed", type=int, default=0)
-    gen.add_argument("--shard-rows", type=int, default=1_000_000, help="rows per Parquet shard")
-    gen.add_argument("--device", default="cpu", help="auto, cpu, cuda or mps (default cpu)")
-    gen.add_argument("--executor", choices=EXECUTORS.names(), default="process")
-    gen.add_argument("--workers", type=int, help="worker processes (default: all cores)")
+    kinds = gen.add_subparsers(dest="what", required=True, metavar="KIND")
+    for kind, (text, source, example) in _GENERATE_KINDS.items():
+        k = kinds.add_parser(kind, help=text, description=text + ".", epilog="example: " + example)
+        k.add_argument("--from", dest="source", type=Path, required=True, help=source)
+        k.add_argument(
+            "--out", type=Path, required=True, help="dataset folder (new, or one to resume)"
+        )
+        k.add_argument("--seed", type=int, default=0, help="root seed of the dataset (default 0)")
+        _generate_options(k, kind)
 
-    ev = sub.add_parser("evaluate", help="fidelity and utility of synthetic images")
-    ev.add_argument("what", choices=["vision"])
+    ev = sub.add_parser(
+        "evaluate",
+        help="fidelity and utility of synthetic images",
+        epilog="example: parallel evaluate vision --real heldout --synthetic img --out eval",
+    )
+    ev.add_argument("what", choices=["vision"], help="what is evaluated (vision)")
     ev.add_argument("--real", type=Path, required=True, help="held-out real images (ImageFolder)")
     ev.add_argument(
         "--synthetic", type=Path, required=True, help="`generate images` output or an ImageFolder"
@@ -190,8 +249,12 @@ def _tool_commands(sub: Any) -> None:
     )
     ver.add_argument("dataset", type=Path, help="a folder written by `parallel generate`")
 
-    rep = sub.add_parser("report", help="re-render the report of a finished run")
-    rep.add_argument("run_dir", type=Path)
+    rep = sub.add_parser(
+        "report",
+        help="re-render the report of a finished run",
+        epilog="example: parallel report reports/quickstart/20261202-081806-s0",
+    )
+    rep.add_argument("run_dir", type=Path, help="a run folder written by `parallel run`")
 
 
 def _default_text(key: str) -> str:
@@ -440,7 +503,8 @@ def _train_scenario(args: argparse.Namespace, console: Console) -> int:
     with _progress(console, "training") as bar:
         task = bar.add_task("train", total=tr.cfg.steps)
         tr.fit(lambda k, n: bar.update(task, completed=k))
-    verdict = machine.judge(0, machine.observe(0), machine.imitate(0))
+    # training ran outside the loop (it resumes); the machine's own closing verdict judges it
+    verdict = machine.finish()
     extra = (
         f"quality {verdict['quality']['quality']:.3f}"
         if "quality" in verdict
@@ -599,11 +663,8 @@ def _check_generate(args: argparse.Namespace) -> None:
     value = getattr(args, opt)
     if value is None:
         raise UserInputError(f"generate {args.what} needs {flag} N")
-    for name, v in (
-        (opt, value),
-        ("shard_rows", args.shard_rows),
-        ("chunk_frames", args.chunk_frames),
-    ):
+    for name in (opt, "shard_rows", "chunk_frames"):  # each kind has only its own
+        v = getattr(args, name, 1)
         if v <= 0:
             raise UserInputError(f"--{name.replace('_', '-')} {v}: give a positive number")
     if not args.source.exists():

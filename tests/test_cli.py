@@ -100,3 +100,14 @@ def test_train_help_quotes_the_defaults_the_code_uses() -> None:
         assert m and m.group(1) == str(TABLE_DEFAULTS[key]), opt
     assert f"{IMAGE_DEFAULTS['steps']} for an image folder" in text
     assert f"{TABLE_DEFAULTS['loss']} for a table" in text
+
+
+def test_every_command_has_an_example_and_generate_kinds_have_only_their_flags() -> None:
+    for cmd in ("validate", "run", "record", "train", "evaluate", "fidelity", "verify", "report"):
+        assert "example" in run_cli(cmd, "--help").stdout, cmd
+    images = run_cli("generate", "images", "--help").stdout
+    table = run_cli("generate", "table", "--help").stdout
+    assert "--per-class" in images and "--rows" not in images and "--frames" not in images
+    assert "--rows" in table and "--per-class" not in table and "--view" not in table
+    res = run_cli("generate", "table", "--from", ".", "--out", "x", "--frames", "3")
+    assert res.returncode == 2 and "unrecognized arguments: --frames" in res.stderr

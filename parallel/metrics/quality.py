@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+
+from parallel.metrics.distances import ks_complement, tv_complement
 
 BINS = 10
 
@@ -27,22 +28,8 @@ def _is_categorical(s: pd.Series) -> bool:
 
 
 def _ks_complement(r: pd.Series, s: pd.Series) -> float:
-    a, b = r.dropna().to_numpy(float), s.dropna().to_numpy(float)
-    if len(a) == 0 or len(b) == 0:
-        return 0.0
-    return float(1 - stats.ks_2samp(a, b, method="asymp").statistic)
-
-
-def _freq(s: pd.Series) -> pd.Series:
-    return s.astype(str).value_counts(normalize=True)
-
-
-def _tv_complement(r: pd.Series, s: pd.Series) -> float:
-    fr, fs = _freq(r), _freq(s)
-    keys = fr.index.union(fs.index)
-    return float(
-        1 - 0.5 * np.abs(fr.reindex(keys, fill_value=0) - fs.reindex(keys, fill_value=0)).sum()
-    )
+    """The KS complement of :mod:`parallel.metrics.distances` on the non-missing values."""
+    return ks_complement(r.dropna().to_numpy(float), s.dropna().to_numpy(float))
 
 
 def _binned(r: pd.Series, s: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -76,7 +63,7 @@ def quality(
         raise ValueError(f"the synthetic table lacks the columns {missing}")
     cats = categorical if categorical is not None else {c for c in real if _is_categorical(real[c])}
     shapes = {
-        c: _tv_complement(real[c], synthetic[c])
+        c: tv_complement(real[c], synthetic[c])
         if c in cats
         else _ks_complement(real[c], synthetic[c])
         for c in real.columns

@@ -207,3 +207,13 @@ def test_train_without_out_makes_a_fresh_folder(table: Path, tmp_path: Path) -> 
         assert (tmp_path / "reports" / "generators" / expected / CHECKPOINT).is_file()
     res = run_cli("train", str(table), "--resume", cwd=tmp_path)
     assert res.returncode == 2 and "--resume needs --out" in res.stderr
+
+
+def test_train_a_gan_scenario_then_judge_it(tmp_path: Path) -> None:
+    """`parallel train SCENARIO.yaml` trains, then the machine's closing verdict judges it."""
+    out = tmp_path / "ring"
+    res = run_cli("train", str(ROOT / "scenarios" / "gan_ring.yaml"), "--out", str(out),
+                  "--steps", "30")  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert "trained 30 steps of gan_ring" in res.stdout and "C2ST AUC" in res.stdout
+    assert "/8 modes" in res.stdout and (out / "checkpoint.pt").is_file()

@@ -109,5 +109,5 @@ def test_every_command_has_an_example_and_generate_kinds_have_only_their_flags()
     table = run_cli("generate", "table", "--help").stdout
     assert "--per-class" in images and "--rows" not in images and "--frames" not in images
     assert "--rows" in table and "--per-class" not in table and "--view" not in table
-    res = run_cli("generate", "table", "--from", ".", "--out", "x", "--frames", "3")
+    res = run_cli("generate", "table", "--from", ".", "--out", "x", "--rows", "5", "--frames", "3")
     assert res.returncode == 2 and "unrecognized arguments: --frames" in res.stderr

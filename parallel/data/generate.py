@@ -355,7 +355,7 @@ def _image_folder(
     row i of a batch is class i mod n_classes. Files are written atomically and a rerun
     skips batches whose files are all there."""
     from parallel.core.runfolder import atomic_write
-    from parallel.data.shards import MANIFEST
+    from parallel.data.shards import MANIFEST, previous_manifest
 
     classes = sampler.classes
     n_cls = len(classes)
@@ -371,15 +371,10 @@ def _image_folder(
         "seed_scheme": "batch b: SeedSequence(seed, spawn_key=(0, b)); row i is class i mod n",
         "complete": False,
     }
-    if (out / MANIFEST).is_file():
-        old = json.loads((out / MANIFEST).read_text())
-        if {k: old.get(k) for k in manifest if k != "complete"} != {
-            k: v for k, v in manifest.items() if k != "complete"
-        }:
-            raise UserInputError(f"--out {out} holds a different dataset; give a new folder")
-    elif out.exists() and any(out.iterdir()):
-        raise UserInputError(f"--out {out} is a non-empty folder; give a new or empty folder")
+    if out.exists() and not out.is_dir():
+        raise UserInputError(f"--out {out}: exists and is not a folder")
     out.mkdir(parents=True, exist_ok=True)
+    previous_manifest(out, manifest, tuple(k for k in manifest if k != "complete"), ())
     atomic_write(out / MANIFEST, json.dumps(manifest, indent=1))
     per_batch = batch_rows // n_cls
     n_batches = -(-per_class // per_batch)

@@ -62,8 +62,8 @@ def _write_manifest(out: Path, manifest: dict[str, Any]) -> None:
     atomic_write(out / MANIFEST, json.dumps(manifest, indent=1))
 
 
-def _identity(m: dict[str, Any]) -> dict[str, Any]:
-    return {k: m.get(k) for k in ("rows", "seed", "shard_rows", "schema", "source")}
+#: what makes two shard datasets the same (a rerun resumes only the same dataset)
+_IDENTITY = ("rows", "seed", "shard_rows", "schema", "source")
 
 
 def _batches(rows: int, batch_rows: int) -> Iterator[tuple[int, int]]:
@@ -151,33 +151,47 @@ def write_shards(
     return manifest
 
 
-def resume_from(out: Path, manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The shards an earlier run of the same dataset in ``out`` listed, by file name.
-
-    Stray temporary files of an interrupted run are removed (they were never listed).
+def previous_manifest(
+    out: Path, manifest: dict[str, Any], identity: tuple[str, ...], subdirs: tuple[str, ...]
+) -> dict[str, Any] | None:
+    """The manifest an earlier run of the *same* dataset left in ``out`` (None for a new
+    or empty folder). The one resume rule every dataset writer shares: a folder with
+    another dataset, or with files and no manifest, is refused; stray temporary files of
+    an interrupted run (never listed) are removed from ``out`` and ``subdirs``.
 
     Raises:
         DatasetMismatchError: ``out`` holds a different dataset (the differences named).
         UserInputError: ``out`` is a non-empty folder without a manifest.
     """
-    done: dict[str, dict[str, Any]] = {}
+    old = None
     if (out / MANIFEST).is_file():
         old = json.loads((out / MANIFEST).read_text())
-        a, b = _identity(old), _identity(manifest)
-        if a != b:
-            changes = [f"{k}: {a[k]!r} -> {b[k]!r}" for k in a if a[k] != b[k]]
+        diff = [
+            f"{k}: {old.get(k)!r} -> {manifest.get(k)!r}"
+            for k in identity
+            if old.get(k) != manifest.get(k)
+        ]
+        if diff:
             raise DatasetMismatchError(
                 f"--out {out} holds a different dataset; refusing to write into it. "
-                f"Differences: {'; '.join(changes)}. Give a new folder"
+                f"Differences: {'; '.join(diff)}. Give a new folder"
             )
-        done = {s["file"]: s for s in old.get("shards", [])}
     elif any(p for p in out.iterdir() if not p.name.startswith(".")):
         raise UserInputError(
             f"--out {out} is a non-empty folder without a {MANIFEST}; give a new or empty folder"
         )
-    for stray in [*out.glob(".*.tmp"), *out.glob(f"{DATA}/.*.tmp")]:  # an interrupted run's
+    for sub in subdirs:
+        (out / sub).mkdir(exist_ok=True)
+    for stray in [*out.glob(".*.tmp"), *(s for d in subdirs for s in (out / d).glob(".*.tmp"))]:
         stray.unlink()
-    return done
+    return old
+
+
+def resume_from(out: Path, manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The shards an earlier run of the same dataset listed, by file name
+    (see :func:`previous_manifest`)."""
+    old = previous_manifest(out, manifest, _IDENTITY, (DATA,))
+    return {s["file"]: s for s in old.get("shards", [])} if old else {}
 
 
 def _plan_shards(

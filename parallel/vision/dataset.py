@@ -31,7 +31,7 @@ import pandas as pd
 
 from parallel.core.errors import DataError, UserInputError
 from parallel.core.runfolder import atomic_write
-from parallel.data.shards import DatasetMismatchError, sha256_file
+from parallel.data.shards import previous_manifest, sha256_file
 
 MANIFEST = "manifest.json"
 WARMUP_S = 60.0
@@ -269,35 +269,11 @@ def _merge_coco(out: Path, manifest: dict[str, Any]) -> None:
 
 
 def _resume_chunks(out: Path, manifest: dict[str, Any]) -> dict[int, dict[str, Any]]:
-    """Chunks an earlier run of the same dataset in ``out`` listed; stray temporary files of
-    an interrupted run are removed.
-
-    Raises:
-        DatasetMismatchError: ``out`` holds a different dataset (the differences named).
-        UserInputError: ``out`` is a non-empty folder without a manifest.
-    """
+    """Chunks an earlier run of the same dataset listed (the shared resume rule of
+    :func:`parallel.data.shards.previous_manifest`)."""
     ident = ("frames", "seed", "size", "view", "randomize", "chunk_frames", "source")
-    done: dict[int, dict[str, Any]] = {}
-    if (out / MANIFEST).is_file():
-        old = json.loads((out / MANIFEST).read_text())
-        diff = [
-            f"{k}: {old.get(k)!r} -> {manifest[k]!r}" for k in ident if old.get(k) != manifest[k]
-        ]
-        if diff:
-            raise DatasetMismatchError(
-                f"--out {out} holds a different dataset; refusing to write into it. "
-                f"Differences: {'; '.join(diff)}. Give a new folder"
-            )
-        done = {c["index"]: c for c in old["chunks"]}
-    elif any(p for p in out.iterdir() if not p.name.startswith(".")):
-        raise UserInputError(
-            f"--out {out} is a non-empty folder without a {MANIFEST}; give a new or empty folder"
-        )
-    for sub in ("images", "masks", "coco", "frames"):
-        (out / sub).mkdir(exist_ok=True)
-        for stray in (out / sub).glob(".*.tmp"):
-            stray.unlink()
-    return done
+    old = previous_manifest(out, manifest, ident, ("images", "masks", "coco", "frames"))
+    return {c["index"]: c for c in old["chunks"]} if old else {}
 
 
 def _write_chunk(out: Path, res: dict[str, Any], manifest: dict[str, Any]) -> int:

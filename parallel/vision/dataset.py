@@ -195,31 +195,18 @@ def generate_vision(
         "chunks": [],
     }
     done = _resume_chunks(out, manifest)
-    n_chunks = -(-frames // chunk_frames)
+    job = {"spec": spec, "params": params, "plan": plan, "seed": seed, "size": size,
+           "view": view, "randomize": which, "out": str(out)}  # fmt: skip
     jobs = []
-    for c in range(n_chunks):
+    for c in range(-(-frames // chunk_frames)):
         prev = done.get(c)
-        if (
-            prev
-            and (out / prev["coco"]).is_file()
-            and sha256_file(out / prev["coco"]) == prev["sha256"]
-        ):
-            manifest["chunks"].append(prev)
+        part = out / prev["coco"] if prev else None
+        if prev and part and part.is_file() and sha256_file(part) == prev["sha256"]:
+            manifest["chunks"].append(prev)  # kept: listed and intact
             continue
+        first = c * chunk_frames
         jobs.append(
-            {
-                "spec": spec,
-                "params": params,
-                "plan": plan,
-                "seed": seed,
-                "chunk": c,
-                "first_frame": c * chunk_frames,
-                "frames": min(chunk_frames, frames - c * chunk_frames),
-                "size": size,
-                "view": view,
-                "randomize": which,
-                "out": str(out),
-            }
+            job | {"chunk": c, "first_frame": first, "frames": min(chunk_frames, frames - first)}
         )
     made = sum(c["frames"] for c in manifest["chunks"])
     if progress:

@@ -24,7 +24,7 @@ from parallel.core.seeds import Stage, rng, stream
 from parallel.traffic.actual.sumo_net import SumoNetWorld, read_sumocfg
 from parallel.traffic.artificial.meso import Horizon, MesoParams
 from parallel.traffic.city import CityScenario
-from parallel.traffic.citytwin import CityTwin, learn
+from parallel.traffic.citytwin import CityTwin, discrepancy, learn
 from parallel.traffic.demand import estimate
 from parallel.traffic.experiments import summarise
 from parallel.traffic.judge import geh_share, judge
@@ -129,8 +129,6 @@ class CityMachine:
 
     def judge(self, rnd: int, actual: Observation, artificial: Observation) -> dict[str, Any]:
         verdict = judge(actual, artificial, self.judge_cfg, rng(self.sc.seed, Stage.JUDGE, rnd))
-        from parallel.traffic.citytwin import discrepancy
-
         return {
             "control": self._control(self.plan),
             "actual_kpis": actual.kpis,
@@ -146,8 +144,6 @@ class CityMachine:
         }
 
     def adapt(self, rnd: int, actual: Observation) -> dict[str, Any]:
-        from parallel.traffic.citytwin import discrepancy
-
         twin = learn(
             self.sc, self.net, self.horizon, actual, self.plan,
             lambda k, n: self.progress("calibrate", k, n),

@@ -106,6 +106,9 @@ class CityCalibration(Strict):
     """Candidate parameter sets evaluated (scipy's Nelder-Mead)."""
     replications: int = Field(2, ge=1, le=20)
     """Artificial runs per candidate (common random numbers across candidates)."""
+    window: int = Field(3, ge=1, le=20)
+    """The closed loop calibrates against the latest this-many observations together
+    (each made under its own plan); ``parallel fidelity`` uses one, by design."""
 
 
 class FidelityConfig(Strict):

@@ -73,6 +73,7 @@ class CityMachine:
         self.twin: CityTwin | None = None
         self.predicted: dict[str, float] | None = None
         self.first: dict[str, float] | None = None
+        self.observed: list[tuple[TimingPlan, Observation]] = []
 
     # -- helpers -------------------------------------------------------------------
     def _save(self, obs: Observation, stem: str) -> None:
@@ -144,15 +145,17 @@ class CityMachine:
         }
 
     def adapt(self, rnd: int, actual: Observation) -> dict[str, Any]:
+        # every plan observed so far (up to calibration.window) constrains the behaviour
+        self.observed.append((self.plan, actual))
+        window = self.observed[-self.sc.calibration.window :]
         twin = learn(
-            self.sc, self.net, self.horizon, actual, self.plan,
-            lambda k, n: self.progress("calibrate", k, n),
-        )  # fmt: skip
+            self.sc, self.net, self.horizon, window, lambda k, n: self.progress("calibrate", k, n)
+        )
         self.twin = twin
         after = combine(self._runs([self.plan], Stage.IMITATE, rnd))
         cal = twin.calibration
         return {
-            "calibration": {**cal, "observations": 1},
+            "calibration": {**cal, "observations": len(window)},
             "demand": dict(twin.demand.info),
             "discrepancy_after": discrepancy(actual, [after]),
             "geh_share_after": geh_share(actual, after, self.horizon.interval_s),

@@ -77,19 +77,23 @@ def discrepancy(observed: Observation, runs: list[Observation]) -> float:
 
 def calibrate(
     twin: CityTwin,
-    observed: Observation,
-    plan: TimingPlan,
+    observed: list[tuple[TimingPlan, Observation]],
     cfg: CityCalibration,
     root: int,
     progress: Callable[[int, int], None] | None = None,
 ) -> CityTwin:
-    """Fit ``cfg.parameters`` of ``twin.params`` to ``observed`` (made under ``plan``)."""
+    """Fit ``cfg.parameters`` of ``twin.params`` to observations, each made under its own
+    plan: the discrepancy is their mean, so every plan's data constrain the parameters
+    (one plan alone cannot tell capacity from running losses)."""
     keys = list(cfg.parameters)
     lo = np.log([BOUNDS[k][0] for k in keys])
     hi = np.log([BOUNDS[k][1] for k in keys])
     prior = twin.params
     x0 = np.clip(np.log([max(getattr(prior, k), 1e-3) for k in keys]), lo, hi)
-    seeds = [stream(root, Stage.CALIBRATION, 0, r) for r in range(cfg.replications)]
+    seeds = [
+        [stream(root, Stage.CALIBRATION, i, r) for r in range(cfg.replications)]
+        for i in range(len(observed))
+    ]
     trace: list[dict[str, float]] = []
 
     def params_at(x: np.ndarray) -> MesoParams:
@@ -98,8 +102,17 @@ def calibrate(
 
     def f(x: np.ndarray) -> float:
         p = params_at(np.asarray(x, float))
-        runs = [simulate_net(twin.net, plan, twin.demand, p, twin.horizon, s) for s in seeds]
-        val = discrepancy(observed, runs)
+        val = float(
+            np.mean(
+                [
+                    discrepancy(
+                        obs,
+                        [simulate_net(twin.net, plan, twin.demand, p, twin.horizon, s) for s in ss],
+                    )
+                    for (plan, obs), ss in zip(observed, seeds)
+                ]
+            )
+        )
         trace.append({**{k: getattr(p, k) for k in keys}, "discrepancy": val})
         if progress:
             progress(len(trace), cfg.budget)
@@ -146,18 +159,19 @@ def learn(
     sc: CityScenario,
     net: RoadNet,
     horizon: Horizon,
-    observed: Observation,
-    plan: TimingPlan,
+    observed: list[tuple[TimingPlan, Observation]],
     progress: Callable[[int, int], None] | None = None,
 ) -> CityTwin:
-    """Demand from counts and probes, then calibrated behaviour (the adapt verb)."""
-    if observed.probes is None:
+    """Demand from the latest counts and probes, then behaviour calibrated against every
+    observation given (the adapt verb)."""
+    latest = observed[-1][1]
+    if latest.probes is None:
         raise ValueError("the observation has no probe vehicles to learn routes from")
     det = sc.observation.detectors
     demand = estimate(
         net,
-        observed.detectors,
-        observed.probes,
+        latest.detectors,
+        latest.probes,
         sc.observation.probe_share,
         horizon.duration_s,
         horizon.interval_s,
@@ -165,4 +179,4 @@ def learn(
     )
     prior = MesoParams(**sc.artificial.params.model_dump())
     twin = CityTwin(net, horizon, demand, prior)
-    return calibrate(twin, observed, plan, sc.calibration, sc.seed, progress)
+    return calibrate(twin, observed, sc.calibration, sc.seed, progress)

@@ -108,7 +108,9 @@ def run_fidelity(
     )
     say("observe (SUMO, incumbent plan)", 1, 1)
     t0 = time.perf_counter()
-    twin = learn(sc, net, horizon, observed, design_plans[0], lambda k, n: say("calibrate", k, n))
+    twin = learn(
+        sc, net, horizon, [(design_plans[0], observed)], lambda k, n: say("calibrate", k, n)
+    )
     learn_s = time.perf_counter() - t0
     worlds = [w for w in WORLDS if w != "meso" or sc.fidelity.meso]
     meso = SumoNetWorld(

@@ -111,5 +111,7 @@ def test_closed_loop_on_a_real_network(tmp_path: Path) -> None:
     table = hist["rounds"][0]["experiments"]["table"]
     assert len(table) == 3 and sum(row["incumbent"] for row in table) == 1
     assert hist["rounds"][0]["calibration"]["evaluations"] >= 2
+    # round 2 calibrates against both plans observed so far
+    assert [r["calibration"]["observations"] for r in hist["rounds"]] == [1, 2]
     assert (folder / "data" / "round1.actual.probes.parquet").is_file()
     assert "mean_delay_s" in (folder / "report.html").read_text()

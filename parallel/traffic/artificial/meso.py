@@ -146,6 +146,8 @@ class _Meso:
         # per lane: (the vehicle's event, its movement, its next movement, when it joined)
         self.queues: list[deque[tuple[simpy.Event, int, int, float]]] = [deque() for _ in range(n)]
         self.idle: list[simpy.Event | None] = [None] * n
+        self.busy = [0.0] * n  # a lane discharges its next vehicle no earlier than this
+        self.red = [True] * n  # the lane's signal was red when its server last looked
         self.length = [e.length_m for e in net.edges]
         self.speed = [e.speed_mps for e in net.edges]
 
@@ -229,7 +231,6 @@ class _Meso:
         """Discharge one lane's queue: signal, right of way, room downstream, headway."""
         env, p, net = self.env, self.p, self.net
         q = self.queues[lane]
-        was_red = True
         blocked_since = -1.0
         while True:
             if not q:
@@ -240,12 +241,15 @@ class _Meso:
             mv = net.movements[m]
             c = self._colour(m)
             if c == "r":
-                was_red = True
+                self.red[lane] = True
                 yield self.changed[mv.tls]  # type: ignore[index]
                 continue
-            if was_red and c != "-":
-                was_red = False
+            if self.red[lane] and c != "-":
+                self.red[lane] = False
                 yield env.timeout(p.startup_lost_s)
+                continue
+            if env.now < self.busy[lane] - 1e-9:  # a vehicle passed without queueing
+                yield env.timeout(self.busy[lane] - env.now)
                 continue
             yields = mv.yields_to and (c == "g" or (c == "-" and mv.state not in "MO"))
             if yields and not self._may_pass(m):
@@ -274,8 +278,32 @@ class _Meso:
             self.occ[target] += 1
             self._free(lane)
             self.last_pass[m] = env.now
+            self.busy[lane] = env.now + p.saturation_headway_s
             veh.succeed(target)
             yield env.timeout(p.saturation_headway_s)
+
+    def _pass_now(self, lane: int, m: int, m2: int) -> int:
+        """A vehicle reaching an empty stop line whose server is idle passes at once if the
+        server would let it: green (or right of way, or a gap), and room downstream.
+        Returns the lane it enters, or -1 (it then queues as usual). This is the server's
+        rule without its events, for the many vehicles that never wait."""
+        c = self._colour(m)
+        if c == "r":
+            return -1
+        mv = self.net.movements[m]
+        yields = mv.yields_to and (c == "g" or (c == "-" and mv.state not in "MO"))
+        if yields and not self._may_pass(m):
+            return -1
+        target = self._target(m2, mv.to_edge)
+        if self.occ[target] >= self.lane_cap[target]:
+            return -1
+        now = self.env.now
+        self.red[lane] = False
+        self.occ[target] += 1
+        self._free(lane)
+        self.last_pass[m] = now
+        self.busy[lane] = now + self.p.saturation_headway_s
+        return target
 
     def _inside(self, veh: simpy.Event, m: int, m2: int) -> Generator:
         """A permissive turner waiting inside the junction for a gap (or the amber)."""
@@ -315,10 +343,16 @@ class _Meso:
                 self._crossed(e, t_link)
                 self._finish(vid, r, t_in, stops)
                 return
-            m = movs[k]
-            ev = env.event()
+            m, m2 = movs[k], (movs[k + 1] if k + 1 < last else -1)
             t_q = env.now
-            self.queues[lane].append((ev, m, movs[k + 1] if k + 1 < last else -1, t_q))
+            if not self.queues[lane] and self.idle[lane] is not None and t_q >= self.busy[lane]:
+                target = self._pass_now(lane, m, m2)
+                if target >= 0:  # nothing to wait for: no events for the lane's server
+                    self._crossed(e, t_link)
+                    lane = target
+                    continue
+            ev = env.event()
+            self.queues[lane].append((ev, m, m2, t_q))
             idle = self.idle[lane]
             if idle is not None:
                 self.idle[lane] = None

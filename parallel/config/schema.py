@@ -38,7 +38,8 @@ def _describe(err: Any) -> str:
         msg = msg.removeprefix("Value error, ")
     inp = err.get("input")
     if inp is not None and not isinstance(inp, dict | list) and err["type"] != "value_error":
-        msg += f" (got {inp!r})"
+        got = repr(inp)
+        msg += f" (got {got[:80] + '...' if len(got) > 80 else got})"  # never echo a huge value
     return msg
 
 

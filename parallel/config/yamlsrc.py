@@ -19,16 +19,83 @@ PathKey = tuple[str | int, ...]
 
 
 def _index(node: yaml.Node, path: PathKey, lines: dict[PathKey, int]) -> None:
+    """Record each field path's line; a key given twice in one mapping is an error (YAML
+    would silently keep the last one)."""
     lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
         for key_node, value_node in node.value:
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
+            if key in seen:
+                raise ScenarioError(
+                    f"key {key!r} appears twice in the same mapping (first on line "
+                    f"{seen[key]}); keep one",
+                    line=key_node.start_mark.line + 1,
+                    field=".".join(map(str, (*path, key))),
+                )
+            seen[key] = key_node.start_mark.line + 1
             # the key's own line is the most useful place to point at
             _index(value_node, (*path, key), lines)
             lines[(*path, key)] = key_node.start_mark.line + 1
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
             _index(item, (*path, i), lines)
+
+
+#: deepest nesting and most YAML events a scenario file may have (real ones: < 10, < 2,000)
+MAX_DEPTH = 50
+MAX_EVENTS = 200_000
+
+
+def _text(p: Path) -> str:
+    """The file as UTF-8 text.
+
+    Raises:
+        ScenarioError: the file is not UTF-8 text (naming the first bad byte's line).
+    """
+    raw = p.read_bytes()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ScenarioError(
+            f"not UTF-8 text (byte {exc.start}); save the scenario as UTF-8", file=p, line=line
+        ) from None
+
+
+def _check_events(text: str, p: Path) -> None:
+    """Refuse aliases, too-deep nesting and too many nodes, reading parser events only.
+
+    Aliases are refused outright: a scenario never needs one, and a few nested aliases
+    expand into gigabytes (the "billion laughs").
+
+    Raises:
+        ScenarioError: naming the line.
+    """
+    depth = 0
+    for n, ev in enumerate(yaml.parse(text, Loader=yaml.SafeLoader)):
+        line = ev.start_mark.line + 1 if ev.start_mark is not None else None
+        if isinstance(ev, yaml.AliasEvent):
+            raise ScenarioError(
+                f"YAML alias '*{ev.anchor}' is not allowed in a scenario file; write the "
+                "value out where it is used",
+                file=p,
+                line=line,
+            )
+        if isinstance(ev, yaml.MappingStartEvent | yaml.SequenceStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise ScenarioError(
+                    f"nested deeper than {MAX_DEPTH} levels; a scenario is a few levels deep",
+                    file=p,
+                    line=line,
+                )
+        elif isinstance(ev, yaml.MappingEndEvent | yaml.SequenceEndEvent):
+            depth -= 1
+        if n > MAX_EVENTS:
+            raise ScenarioError(
+                f"more than {MAX_EVENTS} YAML nodes; too big for a scenario", file=p
+            )
 
 
 def load_yaml(path: str | Path) -> tuple[dict[str, Any], dict[PathKey, int]]:
@@ -42,7 +109,7 @@ def load_yaml(path: str | Path) -> tuple[dict[str, Any], dict[PathKey, int]]:
         raise ScenarioError("file not found; give the path of a scenario YAML file", file=p)
     if p.is_dir():
         raise ScenarioError("is a folder; give the path of a scenario YAML file", file=p)
-    text = p.read_text(encoding="utf-8")
+    text = _text(p)
     if not text.strip():
         raise ScenarioError(
             "the file is empty; a scenario is a YAML mapping with at least 'name' and "
@@ -51,6 +118,7 @@ def load_yaml(path: str | Path) -> tuple[dict[str, Any], dict[PathKey, int]]:
             line=1,
         )
     try:
+        _check_events(text, p)  # before anything is built: no alias can expand
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:
@@ -71,7 +139,10 @@ def load_yaml(path: str | Path) -> tuple[dict[str, Any], dict[PathKey, int]]:
             line=1,
         )
     lines: dict[PathKey, int] = {}
-    _index(node, (), lines)
+    try:
+        _index(node, (), lines)
+    except ScenarioError as exc:  # add the file to what the walk found
+        raise ScenarioError(exc.detail, file=p, line=exc.line, field=exc.field) from None
     return data, lines
 
 

@@ -120,14 +120,16 @@ def train_config(sc: GanScenario) -> TrainConfig:
 
 
 def is_gan_scenario(path: Path) -> bool:
-    """Whether the YAML file has a top-level ``gan:`` section (without validating it)."""
-    import yaml
+    """Whether the YAML file has a top-level ``gan:`` section (without validating it; read
+    with the scenario loader's limits, so no alias bomb can expand)."""
+    from parallel.config.yamlsrc import load_yaml
+    from parallel.core.errors import ScenarioError
 
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
+        data, _ = load_yaml(path)
+    except ScenarioError:
         return False
-    return isinstance(data, dict) and "gan" in data
+    return "gan" in data
 
 
 def load_gan(path: str | Path, overrides: dict[str, Any] | None = None) -> GanScenario:

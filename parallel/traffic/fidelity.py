@@ -146,16 +146,15 @@ def incumbent_flows(
 
 
 def _kpi_stats(obs: list[Observation]) -> dict[str, dict[str, float]]:
+    """Mean and s.e. over replications of each KPI, and of the teleports per run (gridlock
+    resolved: SUMO's statistic output, the twin's own count)."""
+    values = {k: [o.kpis[k] for o in obs] for k in KPIS}
+    values["teleports"] = [o.meta.get("teleports", 0) for o in obs]
     out = {}
-    for k in KPIS:
-        v = np.array([o.kpis[k] for o in obs], float)
+    for k, vals in values.items():
+        v = np.array(vals, float)
         se = float(v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else float("nan")
         out[k] = {"mean": float(v.mean()), "se": se}
-    # gridlock resolved by teleports, per run (SUMO's statistic output; the twin's own count)
-    out["teleports"] = {
-        "mean": float(np.mean([o.meta.get("teleports", 0) for o in obs])),
-        "se": 0.0,
-    }
     return out
 
 

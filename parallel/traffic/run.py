@@ -31,26 +31,28 @@ def truth_errors(fitted: dict[str, float], truth: dict[str, float]) -> dict[str,
     }
 
 
+def round_summary(r: dict[str, Any]) -> dict[str, Any]:
+    """One round of ``history.json`` as ``summary.json`` gives it (traffic and city runs)."""
+    return {
+        "round": r["round"],
+        "control": r["control"],
+        "actual_kpis": r["actual_kpis"],
+        "artificial_kpis": r["artificial_kpis"],
+        "predicted_kpis": r["predicted_kpis"],
+        "discrepancy": {**r["discrepancy"], "after": r.get("discrepancy_after")},
+        "geh_share_after_adapt": r.get("geh_share_after"),
+        "headline": r["headline"],
+        "chosen": r["chosen"],
+        "chosen_predicted_kpis": r["chosen_predicted_kpis"],
+    }
+
+
 def build_summary(sc: Scenario, executor: str, hist: History) -> dict[str, Any]:
     """The run's summary: identical across executors apart from ``executor`` and ``timings``."""
     truth = flat_truth(sc)
     last_cal = next((r["calibration"] for r in reversed(hist.rounds) if r.get("calibration")), None)
     fitted = last_cal["fitted"] if last_cal else {}
-    rounds = [
-        {
-            "round": r["round"],
-            "control": r["control"],
-            "actual_kpis": r["actual_kpis"],
-            "artificial_kpis": r["artificial_kpis"],
-            "predicted_kpis": r["predicted_kpis"],
-            "discrepancy": {**r["discrepancy"], "after": r.get("discrepancy_after")},
-            "geh_share_after_adapt": r.get("geh_share_after"),
-            "headline": r["headline"],
-            "chosen": r["chosen"],
-            "chosen_predicted_kpis": r["chosen_predicted_kpis"],
-        }
-        for r in hist.rounds
-    ]
+    rounds = [round_summary(r) for r in hist.rounds]
     return {
         "scenario": sc.name,
         "seed": sc.seed,
@@ -135,16 +137,6 @@ def run_scenario(
     )
 
 
-def _city_round(r: dict[str, Any]) -> dict[str, Any]:
-    keys = ("round", "control", "actual_kpis", "artificial_kpis", "predicted_kpis", "headline")
-    return {k: r.get(k) for k in keys} | {
-        "discrepancy": {**r["discrepancy"], "after": r.get("discrepancy_after")},
-        "geh_share_after_adapt": r.get("geh_share_after"),
-        "chosen": r["chosen"],
-        "chosen_predicted_kpis": r["chosen_predicted_kpis"],
-    }
-
-
 def run_city(
     sc: CityScenario,
     out_parent: Path | None = None,
@@ -181,7 +173,7 @@ def run_city(
             "seed": sc.seed,
             "executor": kind,
             "actual_world": "sumo",
-            "rounds": [_city_round(r) for r in hist.rounds],
+            "rounds": [round_summary(r) for r in hist.rounds],
             "calibration": {
                 "fitted": {k: last["fitted"][k] for k in keys} if last else {},
                 "truth": None,

@@ -51,6 +51,18 @@ def _variant(model: type[BaseModel]) -> str | None:
     return str(args[0]) if len(args) == 1 else None
 
 
+def _default_text(d: Any) -> str:
+    """A default as a scenario file would write it (a list of models as their YAML)."""
+    if isinstance(d, BaseModel):
+        return "mapping"
+    if isinstance(d, list) and d and all(isinstance(x, BaseModel) for x in d):
+        items = [x.model_dump(exclude_defaults=True) for x in d]
+        return "[" + ", ".join(
+            "{" + ", ".join(f"{k}: {v}" for k, v in it.items()) + "}" for it in items
+        ) + "]"
+    return repr(d)
+
+
 def rows(
     model: type[BaseModel], prefix: str = "", instance: BaseModel | None = None
 ) -> list[tuple[str, str, str, str]]:
@@ -70,7 +82,7 @@ def rows(
         if d is PydanticUndefined and f.default_factory is None:
             default = "required"
         else:
-            default = "mapping" if isinstance(d, BaseModel) else repr(d)
+            default = _default_text(d)
         out.append(
             (path, _type_name(f.annotation), default, (f.description or "").replace("\n", " "))
         )

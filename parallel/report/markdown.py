@@ -15,7 +15,7 @@ def render_markdown(ctx: dict[str, Any]) -> str:
     s, h = ctx["summary"], ctx["history"]
     out = _header(ctx) + _answer(s["final"]) + _rounds(h["rounds"]) + _calibration(s)
     last = h["rounds"][-1]
-    out += _judge(last) + _behaviours(h["rounds"]) + _experiments(last)
+    out += _judge(last) + _behaviours(h["rounds"]) + _experiments(last) + _trust(h["rounds"])
     out += ["", "KPIs: " + "; ".join(f"{k}: {v}" for k, v in KPI_DOC.items()), ""]
     return "\n".join(out)
 
@@ -154,5 +154,31 @@ def _experiments(last: dict[str, Any]) -> list[str]:
             f"| {row['rank']} | {row['plan']}{' (incumbent)' if row['incumbent'] else ''} | "
             f"{_f(row[obj])} | [{_f(row[obj + '_lo'])}, {_f(row[obj + '_hi'])}] | "
             f"{_f(row['diff_vs_incumbent'])} [{_f(row['diff_lo'])}, {_f(row['diff_hi'])}] |"
+        )
+    return out
+
+
+def _trust(rounds: list[dict[str, Any]]) -> list[str]:
+    """How far the act verb trusted the twin each round (city runs)."""
+    rows = [r for r in rounds if r.get("trust")]
+    if not rows:
+        return []
+    out = [
+        "",
+        "## Safe exploration",
+        "",
+        "A control is applied only if its upper 95% bound of predicted mean delay, times "
+        "(1 + trust margin), stays within the tolerance of the mean delay SUMO measured "
+        "under the control in force. The margin is the twin's largest relative error so far.",
+        "",
+        "| round | trust margin | limit s | safe candidates | best predicted | safe? | applied next |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        t = r["trust"]
+        out.append(
+            f"| {r['round']} | {_pct(t['trust_margin'])} | {_f(t['limit_mean_delay_s'])} | "
+            f"{t['safe_cells']} | {t['best_predicted']} | {'yes' if t['best_predicted_is_safe'] else 'no'} | "
+            f"{r['chosen']['label']}{' (kept)' if t['kept_in_force'] else ''} |"
         )
     return out

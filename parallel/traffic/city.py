@@ -18,7 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from parallel.config.schema import Strict, read_with_overrides, validate
 from parallel.config.yamlsrc import line_of
@@ -122,13 +122,46 @@ class FidelityConfig(Strict):
     """Also run SUMO's mesoscopic model as the peer baseline."""
 
 
+class PolicyChoice(Strict):
+    """A control policy the act verb tries, with its parameters."""
+
+    policy: str
+    """A registered policy: fixed, webster, actuated or max_pressure."""
+    params: dict[str, float] = {}
+    """The policy's parameters (see ``parallel.traffic.control.POLICIES``); defaults
+    otherwise."""
+
+    @model_validator(mode="after")
+    def _known(self) -> PolicyChoice:
+        from parallel.traffic.control import ControlError, settings
+
+        try:
+            settings(self.policy, self.params)  # unknown names list the valid ones
+        except ControlError as exc:
+            raise ValueError(str(exc)) from None  # reported with the file, line and field
+        return self
+
+
+def _default_policies() -> list[PolicyChoice]:
+    return [PolicyChoice(policy=p) for p in ("fixed", "webster", "actuated", "max_pressure")]
+
+
 class CityLoop(Strict):
     """The closed loop (``parallel run``) on a real network."""
 
     rounds: int = Field(3, ge=1, le=100)
     """Rounds of observe -> imitate -> judge -> adapt -> act."""
     plans: int = Field(8, ge=2, le=13)
-    """Plans the act verb compares each round: the plan in force plus re-timings of it."""
+    """Fixed-time re-timings of the plan in force compared each round (policy ``fixed``)."""
+    policies: list[PolicyChoice] = Field(default_factory=_default_policies, min_length=1)
+    """The policies the act verb compares in the twin each round."""
+    optimise: int = Field(12, ge=0, le=500)
+    """optuna trials over per-program cycles of the best fixed-time plan (0: none)."""
+    tolerance: float = Field(0.10, ge=0, le=1)
+    """Safe exploration: a control is applied only if its pessimistic prediction is at most
+    this share worse than the mean delay measured under the control in force."""
+    min_margin: float = Field(0.05, ge=0, le=1)
+    """The smallest trust margin (relative prediction error) the act verb assumes."""
 
 
 class CityScenario(Strict):

@@ -1,10 +1,11 @@
 """The parallel machine on a real network: SUMO is the actual system, the city twin the artificial one.
 
-observe: SUMO under the plan in force (counts, probes, vehicle records); imitate: the
-twin under the same plan; judge: distances, GEH/RMSN and a C2ST; adapt: demand from the
-latest counts and probes, then behaviour by calibration; act: a design of re-timings
-around the plan in force, run in the twin with common random numbers, and the plan with
-the lowest predicted mean delay goes to SUMO next round.
+observe: SUMO under the control in force (counts, probes, vehicle records); imitate: the
+twin under the same control; judge: distances, GEH/RMSN and a C2ST; adapt: demand from
+the latest counts and probes, then behaviour by calibration; act: the scenario's policies
+(fixed-time re-timings, Webster, actuated, max-pressure) and an optimiser compared in the
+twin with common random numbers, and the best control that is safe given how far the
+twin has been right so far (:mod:`parallel.traffic.cityact`) goes to SUMO next round.
 
 Run with ``parallel run scenarios/cologne8.yaml``. The report and summary have the same
 layout as every traffic run.
@@ -13,7 +14,6 @@ layout as every traffic run.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,22 +24,25 @@ from parallel.core.seeds import Stage, rng, stream
 from parallel.traffic.actual.sumo_net import SumoNetWorld, read_sumocfg
 from parallel.traffic.artificial.meso import Horizon, MesoParams
 from parallel.traffic.city import CityScenario
+from parallel.traffic.cityact import OBJECTIVE, act
 from parallel.traffic.citytwin import CityTwin, discrepancy, learn
 from parallel.traffic.demand import estimate
-from parallel.traffic.experiments import summarise
 from parallel.traffic.judge import geh_share, judge
 from parallel.traffic.observation import Observation, combine
 from parallel.traffic.roadnet import read_net
 from parallel.traffic.scenario import KPI_NAMES, JudgeConfig
-from parallel.traffic.timing import TimingPlan, design, incumbent
+from parallel.traffic.timing import TimingPlan, incumbent
 
 Progress = Callable[[str, int, int], None]
-OBJECTIVE = "mean_delay_s"
 
 
 def _twin_run(task: tuple[CityTwin, TimingPlan, Any]) -> Observation:
     twin, plan, seed = task
     return twin.run(plan, seed)
+
+
+def _rel(predicted: float, measured: float) -> float:
+    return (predicted - measured) / measured if measured else float("nan")
 
 
 def _kpi_row(obs: Observation) -> dict[str, float]:
@@ -74,11 +77,26 @@ class CityMachine:
         self.predicted: dict[str, float] | None = None
         self.first: dict[str, float] | None = None
         self.observed: list[tuple[TimingPlan, Observation]] = []
+        #: relative errors of the twin's mean delay: its predictions of the controls in
+        #: force, and its calibrated fits (what the act verb's trust margin is made of)
+        self.errors: list[float] = []
+        self.measured_in_force = float("nan")
 
     # -- helpers -------------------------------------------------------------------
     def _save(self, obs: Observation, stem: str) -> None:
         if self.data_dir is not None:
             obs.save(self.data_dir, stem)
+
+    def _rows(self, plans: list[TimingPlan], rnd: int) -> pd.DataFrame:
+        """The act verb's evaluator: every control x replication, CRN across controls."""
+        reps = self.sc.artificial.replications
+        runs = self._runs(plans, Stage.EXPERIMENTS, rnd)
+        rows = [
+            {"cell": c, "rep": r, **_kpi_row(runs[c * reps + r])}
+            for c in range(len(plans))
+            for r in range(reps)
+        ]
+        return pd.DataFrame(rows)
 
     def _runs(self, plans: list[TimingPlan], stage: Stage, rnd: int) -> list[Observation]:
         """Every plan x replication in the twin; replication r shares its seed across plans."""
@@ -89,18 +107,6 @@ class CityMachine:
         ]
         total = len(tasks)
         return self.executor.map(_twin_run, tasks, lambda k: self.progress("twin runs", k, total))
-
-    def _design(self, rnd: int) -> list[TimingPlan]:
-        """Re-timings of the plan in force, kept within half and twice the network's own
-        cycles (retimings compound round after round, and a twin calibrated near the
-        incumbent extrapolates badly far from it); labels say where each plan stands."""
-        net, base = self.net, self.plan
-        out = [base]
-        for p in design(net, 2 * self.sc.loop.plans, base=base)[1:]:
-            ratio = p.cycle_ratio(net)
-            if 0.5 <= ratio <= 2.0 and len(out) < self.sc.loop.plans:
-                out.append(replace(p, label=f"r{rnd + 1}: {p.label} (cycle {ratio:.2f}x own)"))
-        return out
 
     @staticmethod
     def _control(plan: TimingPlan) -> dict[str, Any]:
@@ -130,6 +136,9 @@ class CityMachine:
 
     def judge(self, rnd: int, actual: Observation, artificial: Observation) -> dict[str, Any]:
         verdict = judge(actual, artificial, self.judge_cfg, rng(self.sc.seed, Stage.JUDGE, rnd))
+        # the twin's prediction of the control in force, made before SUMO ran it (in round
+        # 1 by the uncalibrated prior): out-of-sample evidence for the act verb's trust
+        self.errors.append(_rel(artificial.kpis[OBJECTIVE], actual.kpis[OBJECTIVE]))
         return {
             "control": self._control(self.plan),
             "actual_kpis": actual.kpis,
@@ -154,6 +163,8 @@ class CityMachine:
         self.twin = twin
         after = combine(self._runs([self.plan], Stage.IMITATE, rnd))
         cal = twin.calibration
+        self.errors.append(_rel(after.kpis[OBJECTIVE], actual.kpis[OBJECTIVE]))
+        self.measured_in_force = float(actual.kpis[OBJECTIVE])
         return {
             "calibration": {**cal, "observations": len(window)},
             "demand": dict(twin.demand.info),
@@ -163,32 +174,29 @@ class CityMachine:
         }
 
     def act(self, rnd: int) -> dict[str, Any]:
-        plans = self._design(rnd)
-        runs = self._runs(plans, Stage.EXPERIMENTS, rnd)
-        reps = self.sc.artificial.replications
-        rows = [
-            {"cell": c, "rep": r, **_kpi_row(runs[c * reps + r])}
-            for c in range(len(plans))
-            for r in range(reps)
-        ]
-        table = summarise(pd.DataFrame(rows), plans, 0, OBJECTIVE)
-        best = table.iloc[0]
-        chosen = plans[int(best["cell"])]
-        self.predicted = {k: float(best[k]) for k in KPI_NAMES}
-        ci = {k: [float(best[f"{k}_lo"]), float(best[f"{k}_hi"])] for k in KPI_NAMES}
+        assert self.twin is not None
+        loop = self.sc.loop
+        chosen, record = act(
+            self.net,
+            self.plan,
+            lambda plans: self._rows(plans, rnd),
+            policies=[(p.policy, dict(p.params)) for p in loop.policies],
+            routes=list(self.twin.demand.routes),
+            rates=self.twin.demand.rates_veh_h,
+            n_retimings=loop.plans - 1,
+            trials=loop.optimise,
+            seed=int(stream(self.sc.seed, Stage.EXPERIMENTS, rnd, 10**6).generate_state(1)[0]),
+            rnd=rnd,
+            measured_in_force=self.measured_in_force,
+            errors=self.errors,
+            tolerance=loop.tolerance,
+            min_margin=loop.min_margin,
+        )
+        record["trust"]["errors_so_far"] = list(self.errors)
         self.plan = chosen
-        return {
-            "experiments": {
-                "design": "re-timings around the plan in force",
-                "cells": len(plans),
-                "replications": reps,
-                "objective": OBJECTIVE,
-                "table": table.to_dict(orient="records"),
-            },
-            "chosen": self._control(chosen),
-            "chosen_predicted_kpis": self.predicted,
-            "chosen_ci": ci,
-        }
+        self.predicted = record["chosen_predicted_kpis"]
+        self.progress(f"act: {chosen.label}", 1, 1)
+        return record
 
     def finish(self) -> dict[str, Any]:
         """Apply the last chosen plan in SUMO and record what happened."""

@@ -78,6 +78,7 @@ def run_fidelity(
     progress: Progress | None = None,
     net: RoadNet | None = None,
     design_plans: list[TimingPlan] | None = None,
+    more_plans: Callable[[CityTwin], list[TimingPlan]] | None = None,
 ) -> tuple[dict[str, Any], dict[str, list[float]]]:
     """Calibrate, run the design in every world, and compare.
 
@@ -86,6 +87,8 @@ def run_fidelity(
             network as its file has it).
         design_plans: the plans to compare, the incumbent first (default:
             :func:`parallel.traffic.timing.design` of ``plans`` plans).
+        more_plans: plans that need the calibrated twin (Webster's from its flows),
+            appended to the design.
 
     Returns:
         ``fidelity.json``'s content, and the incumbent plan's hourly flow per
@@ -112,6 +115,8 @@ def run_fidelity(
         sc, net, horizon, [(design_plans[0], observed)], lambda k, n: say("calibrate", k, n)
     )
     learn_s = time.perf_counter() - t0
+    if more_plans is not None:
+        design_plans = [*design_plans, *more_plans(twin)]
     worlds = [w for w in WORLDS if w != "meso" or sc.fidelity.meso]
     meso = SumoNetWorld(
         cfg, horizon.interval_s, sc.observation.probe_share, out / "meso", True,

@@ -44,6 +44,7 @@ def round_summary(r: dict[str, Any]) -> dict[str, Any]:
         "headline": r["headline"],
         "chosen": r["chosen"],
         "chosen_predicted_kpis": r["chosen_predicted_kpis"],
+        "trust": r.get("trust"),
     }
 
 

@@ -34,14 +34,29 @@ class ProgramTiming:
 
 @dataclass(frozen=True)
 class TimingPlan:
-    """Per traffic light: the greens and the offset."""
+    """The control of every traffic light: a policy, and per program the greens and offset.
+
+    ``policy`` names an entry of :data:`parallel.traffic.control.POLICIES`: ``fixed`` runs
+    the greens as timed; ``actuated`` starts from them and extends or cuts each green
+    between its minimum and maximum as the detectors see gaps; ``max_pressure`` chooses
+    the next green from the queues (the greens are then only the starting point).
+    ``params`` are the policy's parameters (name, value), sorted by name.
+    """
 
     label: str
     programs: dict[str, ProgramTiming]
+    policy: str = "fixed"
+    params: tuple[tuple[str, float], ...] = ()
+
+    @property
+    def settings(self) -> dict[str, float]:
+        return dict(self.params)
 
     def to_json(self) -> dict:
         return {
             "label": self.label,
+            "policy": self.policy,
+            "params": dict(self.params),
             "programs": {
                 k: {"greens": list(v.greens), "offset_s": v.offset_s}
                 for k, v in sorted(self.programs.items())
@@ -56,11 +71,13 @@ class TimingPlan:
                 k: ProgramTiming(tuple(float(g) for g in v["greens"]), float(v["offset_s"]))
                 for k, v in data["programs"].items()
             },
+            str(data.get("policy", "fixed")),
+            tuple(sorted((str(k), float(v)) for k, v in (data.get("params") or {}).items())),
         )
 
     def describe(self) -> dict[str, object]:
         """What a design table shows of the plan."""
-        return {"plan": self.label}
+        return {"plan": self.label, "policy": self.policy}
 
     def cycle_ratio(self, net: RoadNet) -> float:
         """The mean over programs of this plan's cycle over the network's own cycle."""
@@ -138,17 +155,35 @@ def shift_offsets(plan: TimingPlan, net: RoadNet, step_s: float, label: str) -> 
 
 
 def tls_xml(net: RoadNet, plan: TimingPlan, program_id: str = "parallel") -> str:
-    """``<tlLogic>`` elements that make SUMO run ``plan`` (an additional file's body)."""
+    """``<tlLogic>`` elements that make SUMO run ``plan`` (an additional file's body).
+
+    ``fixed`` plans are static programs. ``actuated`` plans are SUMO's own
+    ``type="actuated"`` programs: each green gets ``minDur``/``maxDur`` from the plan's
+    ``min_green_s``/``max_green_s`` and the ``max-gap`` parameter, amber and all-red keep
+    their durations. (``max_pressure`` is driven step by step through libsumo; its
+    program here is only the fixed-time start.)
+    """
+    act = plan.policy == "actuated"
+    st = plan.settings
     parts = []
     for tls, timing in sorted(plan.programs.items()):
         prog = net.programs[tls]
-        body = "".join(
-            f"    <phase duration={quoteattr(f'{p.duration_s:.2f}')} state={quoteattr(p.state)}/>\n"
-            for p in phases(prog, timing)
-            if p.duration_s > 0
-        )
+        body = ""
+        for p in phases(prog, timing):
+            if p.duration_s <= 0:
+                continue
+            dur = quoteattr(f"{p.duration_s:.2f}")
+            extra = ""
+            if act and p.is_green:
+                lo = st["min_green_s"]
+                hi = max(st["max_green_s"], lo)
+                extra = f' minDur="{lo:.2f}" maxDur="{hi:.2f}"'
+            body += f"    <phase duration={dur} state={quoteattr(p.state)}{extra}/>\n"
+        if act:
+            body += f'    <param key="max-gap" value="{st["max_gap_s"]:.2f}"/>\n'
+        kind = "actuated" if act else "static"
         parts.append(
-            f'  <tlLogic id={quoteattr(tls)} type="static" programID={quoteattr(program_id)} '
+            f'  <tlLogic id={quoteattr(tls)} type="{kind}" programID={quoteattr(program_id)} '
             f'offset="{timing.offset_s:.2f}">\n{body}  </tlLogic>\n'
         )
     return "".join(parts)

@@ -95,9 +95,19 @@ def test_fidelity_end_to_end(tmp_path: Path) -> None:
     assert again.returncode == 2 and "not an empty folder" in again.stderr
 
 
+def test_a_bad_policy_name_or_parameter(tmp_path: Path) -> None:
+    p = _city(tmp_path, loop={"policies": [{"policy": "fixed"}, {"policy": "maxpressure"}]})
+    res = run_cli("validate", str(p))
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert "loop.policies" in res.stderr and "valid names are: actuated, fixed" in res.stderr
+    p.write_text(p.read_text().replace("maxpressure", "actuated\n    params: {gap: 2}"))
+    res = run_cli("validate", str(p))
+    assert res.returncode == 2 and "its parameters are: max_gap_s" in res.stderr
+
+
 @pytest.mark.slow
 def test_closed_loop_on_a_real_network(tmp_path: Path) -> None:
-    p = _city(tmp_path, loop={"rounds": 2, "plans": 3}, report={"plots": True})
+    p = _city(tmp_path, loop={"rounds": 2, "plans": 3, "optimise": 2}, report={"plots": True})
     res = run_cli("run", str(p), "--out", str(tmp_path / "runs"))
     assert res.returncode == 0, res.stderr
     (folder,) = (tmp_path / "runs" / "c1").iterdir()
@@ -109,7 +119,19 @@ def test_closed_loop_on_a_real_network(tmp_path: Path) -> None:
     assert summary["final"]["applied"] and summary["final"]["actual_kpis"]["mean_delay_s"] > 0
     hist = json.loads((folder / "history.json").read_text())
     table = hist["rounds"][0]["experiments"]["table"]
-    assert len(table) == 3 and sum(row["incumbent"] for row in table) == 1
+    assert sum(row["incumbent"] for row in table) == 1
+    # every default policy was tried in the twin, and the optimiser's trials too
+    assert {row["policy"] for row in table} == {"fixed", "actuated", "max_pressure"}
+    labels = [row["plan"] for row in table]
+    assert "webster" in labels and sum("optuna" in x for x in labels) == 2
+    # the act verb says how far it trusted the twin, and kept to its own rule
+    trust = hist["rounds"][0]["trust"]
+    chosen = next(row for row in table if row["plan"] == hist["rounds"][0]["chosen"]["label"])
+    assert trust["trust_margin"] >= 0.05
+    assert chosen["incumbent"] or chosen["mean_delay_s_hi"] * (1 + trust["trust_margin"]) <= (
+        trust["limit_mean_delay_s"] + 1e-9
+    )
+    assert "Safe exploration" in (folder / "report.md").read_text()
     assert hist["rounds"][0]["calibration"]["evaluations"] >= 2
     # round 2 calibrates against both plans observed so far
     assert [r["calibration"]["observations"] for r in hist["rounds"]] == [1, 2]

@@ -13,7 +13,9 @@ Times in the Observation run from 0 at the window's begin.
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +26,7 @@ import pandas as pd
 
 from parallel.core.errors import RunError, UserInputError
 from parallel.traffic.actual.sumo import binary
+from parallel.traffic.control import check_control
 from parallel.traffic.observation import (
     VEHICLE_SCHEMA,
     Observation,
@@ -140,7 +143,12 @@ class SumoNetWorld:
     def observe(
         self, plan: TimingPlan, seed: np.random.SeedSequence, run_dir: Path | None = None
     ) -> Observation:
-        """Run SUMO once under ``plan`` (in ``run_dir``, or a new numbered folder)."""
+        """Run SUMO once under ``plan`` (in ``run_dir``, or a new numbered folder).
+
+        Raises:
+            ControlError: the control would deadlock a junction (checked before SUMO runs).
+        """
+        check_control(self.net, plan)
         self._runs += 1
         run = run_dir or self.work / f"{'meso' if self.meso else 'sumo'}{self._runs:03d}"
         run.mkdir(parents=True, exist_ok=True)
@@ -171,8 +179,13 @@ class SumoNetWorld:
         ]  # fmt: skip
         if self.meso:
             cmd += ["--mesosim", "true", "--meso-junction-control", "true"]
+        if plan.policy == "max_pressure":  # decided while it runs: libsumo in its own process
+            from parallel.traffic.actual.sumo_control import job
+
+            (run / "control.json").write_text(json.dumps(job(self.net, plan, cmd, c.end_s)))
+            cmd = [sys.executable, "-m", "parallel.traffic.actual.sumo_control", "control.json"]
         t0 = time.perf_counter()
-        res = subprocess.run(cmd, cwd=run, capture_output=True, text=True, check=False)
+        res = subprocess.run(cmd, cwd=run, capture_output=True, text=True, check=False, env=_env())
         wall = time.perf_counter() - t0
         if res.returncode != 0 or not (run / "tripinfo.xml").is_file():
             raise RunError(
@@ -257,6 +270,19 @@ class SumoNetWorld:
                 wait[i, k] = float(e.get("waitingTime", "0"))
             el.clear()
         return detector_table(names, count, speed, wait, self.interval)
+
+
+def _env() -> dict[str, str]:
+    """The environment of a worker process: this package importable even when it runs
+    from a source checkout rather than an installed copy."""
+    import os
+
+    import parallel
+
+    root = str(Path(parallel.__file__).resolve().parent.parent)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    return env
 
 
 def _teleports(path: Path) -> int:

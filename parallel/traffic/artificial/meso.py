@@ -34,6 +34,7 @@ import pandas as pd
 import simpy
 
 from parallel.core.seeds import children
+from parallel.traffic.control import MaxPressure, phase_lanes
 from parallel.traffic.demand import RouteDemand
 from parallel.traffic.observation import (
     VEHICLE_SCHEMA,
@@ -115,8 +116,15 @@ class _Meso:
         self.light: dict[str, str] = {}
         self.changed: dict[str, simpy.Event] = {}
         for tls, prog in net.programs.items():
-            if tls in plan.programs:
-                timing = plan.programs[tls]
+            if tls not in plan.programs:
+                continue
+            timing = plan.programs[tls]
+            self.changed[tls] = self.env.event()
+            if plan.policy == "max_pressure":
+                self.env.process(self._max_pressure(tls, plan.settings))
+            elif plan.policy == "actuated":
+                self.env.process(self._actuated(tls, phases(prog, timing), plan.settings))
+            else:
                 self.env.process(self._controller(tls, phases(prog, timing), timing.offset_s))
         for lane in range(len(self.lane_edge)):
             self.env.process(self._server(lane))
@@ -125,7 +133,8 @@ class _Meso:
         """Global lane ids: per edge its passenger lanes; per movement the lanes feeding it."""
         self.lane_edge: list[int] = []
         self.lane_cap: list[int] = []
-        lane_id: dict[tuple[int, int], int] = {}
+        self.lane_id: dict[tuple[int, int], int] = {}
+        lane_id = self.lane_id
         self.edge_lanes: list[list[int]] = []
         for i, e in enumerate(net.edges):
             ids = []
@@ -148,6 +157,7 @@ class _Meso:
         self.idle: list[simpy.Event | None] = [None] * n
         self.busy = [0.0] * n  # a lane discharges its next vehicle no earlier than this
         self.red = [True] * n  # the lane's signal was red when its server last looked
+        self.seen = [-1e9] * n  # when a vehicle last reached or left the lane's stop line
         self.length = [e.length_m for e in net.edges]
         self.speed = [e.speed_mps for e in net.edges]
 
@@ -176,18 +186,65 @@ class _Meso:
         while pos >= durations[k]:
             pos -= durations[k]
             k = (k + 1) % len(ph)
-        self.changed[tls] = env.event()
         remaining = durations[k] - pos
         while True:
-            self.light[tls] = ph[k].state
-            ev, self.changed[tls] = self.changed[tls], env.event()
-            ev.succeed()
+            self._show(tls, ph[k].state)
             yield env.timeout(remaining)
             k = (k + 1) % len(ph)
             remaining = durations[k]
             while remaining <= 0:
                 k = (k + 1) % len(ph)
                 remaining = durations[k]
+
+    def _show(self, tls: str, state: str) -> None:
+        """Switch a light and wake the servers waiting for it."""
+        if self.light.get(tls) == state:
+            return
+        self.light[tls] = state
+        ev, self.changed[tls] = self.changed[tls], self.env.event()
+        ev.succeed()
+
+    def _actuated(self, tls: str, ph: list[Any], st: dict[str, float]) -> Generator:
+        """SUMO's gap-based actuation on this world's lanes: phases in program order; a
+        green holds ``min_green_s``, then goes on while a vehicle reached or left one of
+        its lanes' stop lines within ``max_gap_s``, up to ``max_green_s``."""
+        env = self.env
+        lanes = {g.phase: [self.lane_id[x] for x in g.incoming if x in self.lane_id]
+                 for g in phase_lanes(self.net, tls)}  # fmt: skip
+        lo, gap = st["min_green_s"], st["max_gap_s"]
+        hi = max(st["max_green_s"], lo)
+        k = 0
+        while True:
+            p = ph[k]
+            if p.duration_s > 0 or p.is_green:
+                self._show(tls, p.state)
+                if not p.is_green:
+                    yield env.timeout(p.duration_s)
+                else:
+                    start = env.now
+                    yield env.timeout(lo)
+                    seen = self.seen
+                    while env.now - start < hi - 1e-6:
+                        last = max((seen[x] for x in lanes.get(k, ())), default=-1e9)
+                        if env.now - last >= gap - 1e-6:  # a smaller step would not advance
+                            break
+                        yield env.timeout(min(gap - (env.now - last), hi - (env.now - start)))
+            k = (k + 1) % len(ph)
+
+    def _max_pressure(self, tls: str, st: dict[str, float]) -> Generator:
+        """Max-pressure on this world's queues: the shared rule of
+        :class:`parallel.traffic.control.MaxPressure`."""
+        lane_id, queues = self.lane_id, self.queues
+        ctl = MaxPressure.for_tls(self.net, tls, st, lambda x: lane_id.get(x, -1))
+
+        def halting(lane: Any) -> float:
+            return float(len(queues[lane])) if lane >= 0 else 0.0
+
+        state, wait = ctl.start()
+        while True:
+            self._show(tls, state)
+            yield self.env.timeout(wait)
+            state, wait = ctl.step(halting)
 
     def _colour(self, m: int) -> str:
         mv = self.net.movements[m]
@@ -279,6 +336,7 @@ class _Meso:
             self._free(lane)
             self.last_pass[m] = env.now
             self.busy[lane] = env.now + p.saturation_headway_s
+            self.seen[lane] = env.now
             veh.succeed(target)
             yield env.timeout(p.saturation_headway_s)
 
@@ -345,6 +403,7 @@ class _Meso:
                 return
             m, m2 = movs[k], (movs[k + 1] if k + 1 < last else -1)
             t_q = env.now
+            self.seen[lane] = t_q
             if not self.queues[lane] and self.idle[lane] is not None and t_q >= self.busy[lane]:
                 target = self._pass_now(lane, m, m2)
                 if target >= 0:  # nothing to wait for: no events for the lane's server

@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -581,10 +583,7 @@ def _check_train_out(args: argparse.Namespace) -> None:
         )
 
 
-def cmd_train(args: argparse.Namespace, console: Console) -> int:
-    from parallel.gan.synth import TABLE_DEFAULTS, fit_table
-    from parallel.gan.tabular import read_table
-
+def _default_train_out(args: argparse.Namespace) -> None:
     if args.out is None and args.resume:
         raise UserInputError("--resume needs --out: the folder of the run to continue")
     if args.out is None:  # a fresh folder, never a used one
@@ -594,6 +593,12 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
             k += 1
             out = base.with_name(f"{base.name}-{k}")
         args.out = out
+
+
+def cmd_train(args: argparse.Namespace, console: Console) -> int:
+    from parallel.gan.synth import TABLE_DEFAULTS, fit_table
+    from parallel.gan.tabular import read_table
+
     if args.data.suffix.lower() in (".yaml", ".yml"):
         return _train_scenario(args, console)
     if args.data.is_dir():
@@ -881,6 +886,33 @@ def cmd_fidelity(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+#: commands whose --out is their own folder, and the files that mark an earlier one of theirs
+OUT_SIGNATURES: dict[str, tuple[str, ...]] = {
+    "record": ("provenance.json",),
+    "train": ("checkpoint.pt",),
+    "generate": ("manifest.json",),
+    "evaluate": (),
+}
+
+
+@contextmanager
+def _claimed(out: Path, command: str) -> Iterator[None]:
+    """The output-folder rule and lock (:mod:`parallel.core.outdir`) around a command; a
+    folder the command made and left with nothing but its own mark is removed again (bad
+    input found after the claim leaves no trace)."""
+    import shutil
+
+    from parallel.core.outdir import OURS, claim
+
+    made = not out.exists()
+    try:
+        with claim(out, command, OUT_SIGNATURES[command]):
+            yield
+    finally:
+        if made and out.is_dir() and all(p.name in OURS for p in out.iterdir()):
+            shutil.rmtree(out)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(
@@ -901,7 +933,12 @@ def main(argv: list[str] | None = None) -> int:
         "verify": cmd_verify,
     }
     try:
-        return commands[args.command](args, console)
+        if args.command not in OUT_SIGNATURES:
+            return commands[args.command](args, console)
+        if args.command == "train":
+            _default_train_out(args)
+        with _claimed(args.out, args.command):
+            return commands[args.command](args, console)
     except UserInputError as exc:
         if args.debug:
             raise

@@ -57,9 +57,11 @@ def _default_text(d: Any) -> str:
         return "mapping"
     if isinstance(d, list) and d and all(isinstance(x, BaseModel) for x in d):
         items = [x.model_dump(exclude_defaults=True) for x in d]
-        return "[" + ", ".join(
-            "{" + ", ".join(f"{k}: {v}" for k, v in it.items()) + "}" for it in items
-        ) + "]"
+        return (
+            "["
+            + ", ".join("{" + ", ".join(f"{k}: {v}" for k, v in it.items()) + "}" for it in items)
+            + "]"
+        )
     return repr(d)
 
 

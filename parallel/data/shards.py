@@ -182,8 +182,12 @@ def previous_manifest(
         )
     for sub in subdirs:
         (out / sub).mkdir(exist_ok=True)
-    for stray in [*out.glob(".*.tmp"), *(s for d in subdirs for s in (out / d).glob(".*.tmp"))]:
-        stray.unlink()
+    if old is not None or (out / ".parallel-out.json").is_file():  # only in a folder of ours
+        for stray in [
+            *out.glob(".*.tmp"),
+            *(s for d in subdirs for s in (out / d).glob(".*.tmp")),
+        ]:
+            stray.unlink()
     return old
 
 

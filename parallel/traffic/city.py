@@ -167,8 +167,9 @@ class CityLoop(Strict):
 class CityScenario(Strict):
     """A scenario on a real SUMO network (see the module docstring)."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
-    """Scenario name; names the output folder."""
+    name: str = Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
+    """Scenario name; names the output folder. Letters, digits, ``_ . -``, at most 64,
+    starting with a letter, digit or ``_`` (so it can never be ``..``)."""
     description: str = ""
     """Free text shown in the report."""
     seed: int = Field(0, ge=0)

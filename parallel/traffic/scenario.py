@@ -354,8 +354,9 @@ class ReportConfig(Strict):
 class Scenario(Strict):
     """A whole scenario file."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
-    """Scenario name; names the report folder. Letters, digits, ``_ . -``."""
+    name: str = Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
+    """Scenario name; names the output folder. Letters, digits, ``_ . -``, at most 64,
+    starting with a letter, digit or ``_`` (so it can never be ``..``)."""
     description: str = ""
     """Free text shown in the report."""
     seed: int = Field(0, ge=0, le=2**63 - 1)

@@ -913,7 +913,20 @@ def _claimed(out: Path, command: str) -> Iterator[None]:
             shutil.rmtree(out)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is, so it unwinds as an interrupt does: run.json
+    says ``interrupted``, pool workers are stopped, and the exit status is 143."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated(f"signal {signum}")
+
+
 def main(argv: list[str] | None = None) -> int:
+    import signal
+
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:  # not inside someone else's handler
+        signal.signal(signal.SIGTERM, _on_sigterm)
     args = _parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.debug else logging.WARNING,
@@ -954,9 +967,10 @@ def main(argv: list[str] | None = None) -> int:
             soft_wrap=True,
         )
         return 1
-    except KeyboardInterrupt:
-        err_console.print("interrupted; files already written are complete (atomic writes)")
-        return 130
+    except KeyboardInterrupt as exc:
+        what = "terminated" if isinstance(exc, Terminated) else "interrupted"
+        err_console.print(f"{what}; files already written are complete (atomic writes)")
+        return 143 if isinstance(exc, Terminated) else 130
 
 
 if __name__ == "__main__":  # pragma: no cover

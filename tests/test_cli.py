@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.conftest import ROOT, run_cli
@@ -111,3 +112,36 @@ def test_every_command_has_an_example_and_generate_kinds_have_only_their_flags()
     assert "--rows" in table and "--per-class" not in table and "--view" not in table
     res = run_cli("generate", "table", "--from", ".", "--out", "x", "--rows", "5", "--frames", "3")
     assert res.returncode == 2 and "unrecognized arguments: --frames" in res.stderr
+
+
+def test_sigterm_stops_a_run_and_its_workers_and_says_so(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "parallel", "run", "scenarios/quickstart.yaml",
+         "--out", str(tmp_path), "--workers", "2", "--quiet"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.time() + 60
+        while not list(tmp_path.glob("*/*/run.json")) and time.time() < deadline:
+            time.sleep(0.2)
+        time.sleep(2.0)  # well inside the loop, workers busy
+        assert proc.poll() is None, proc.communicate()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 143, err
+    assert "terminated" in err and "Traceback" not in err
+    (run_json,) = tmp_path.glob("*/*/run.json")
+    assert json.loads(run_json.read_text())["status"] == "interrupted"
+    time.sleep(1.0)
+    with pytest.raises(ProcessLookupError):  # no worker of the run is left behind
+        os.killpg(proc.pid, 0)

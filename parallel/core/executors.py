@@ -35,7 +35,9 @@ class Executor(Protocol):
         """Apply ``fn`` to every item; results in input order. ``progress(k)`` after k done."""
         ...
 
-    def close(self) -> None: ...
+    def close(self, abort: bool = False) -> None:
+        """Release the workers; ``abort`` (an interrupt) stops running work at once."""
+        ...
 
 
 class SequentialExecutor:
@@ -54,8 +56,16 @@ class SequentialExecutor:
                 progress(i + 1)
         return out
 
-    def close(self) -> None:
+    def close(self, abort: bool = False) -> None:
         pass
+
+
+def _worker_init() -> None:
+    """A pool worker dies on SIGTERM (a forked worker would inherit the CLI's handler and
+    turn the signal into an exception inside its task, then go on to the next one)."""
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 class ProcessExecutor:
@@ -65,7 +75,9 @@ class ProcessExecutor:
         self.workers = workers or os.cpu_count() or 1
         # fork is fast and safe here: workers only run pure simulation functions
         method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-        self._pool = ProcessPoolExecutor(self.workers, mp_context=mp.get_context(method))
+        self._pool = ProcessPoolExecutor(
+            self.workers, mp_context=mp.get_context(method), initializer=_worker_init
+        )
 
     def map(
         self, fn: Callable[[T], R], items: Sequence[T], progress: Progress | None = None
@@ -78,8 +90,11 @@ class ProcessExecutor:
                 progress(done)
         return out
 
-    def close(self) -> None:
-        self._pool.shutdown(cancel_futures=True)
+    def close(self, abort: bool = False) -> None:
+        if abort:  # an interrupt: workers mid-simulation are stopped, not waited for
+            for proc in list(getattr(self._pool, "_processes", {}).values()):
+                proc.terminate()
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 class DaskExecutor:
@@ -124,7 +139,7 @@ class DaskExecutor:
                 progress(done)
         return out
 
-    def close(self) -> None:
+    def close(self, abort: bool = False) -> None:
         self._client.close()
         if self._cluster is not None:
             self._cluster.close()

@@ -4,8 +4,8 @@
 drives :func:`parallel.core.loop.run_loop`, and writes ``history.json``, ``summary.json``,
 ``metrics.csv`` and the report. What differs between machines comes in as
 :class:`Hooks`: the summary, the metrics table and the report. ``run.json`` says
-``running``, then ``finished`` or ``failed`` with the error, so a folder is never left
-looking complete when it is not.
+``running``, then ``finished``, ``failed`` with the error, or ``interrupted`` (Ctrl-C or
+SIGTERM), so a folder is never left looking complete, or still running, when it is not.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def run_machine(
     rounds: Callable[[Machine], int],
     hooks: Hooks,
     on_event: Event | None = None,
-    cleanup: Callable[[], None] | None = None,
+    cleanup: Callable[[bool], None] | None = None,
 ) -> tuple[RunFolder, dict[str, Any]]:
     """Run a machine through the loop inside a new run folder.
 
@@ -59,7 +59,8 @@ def run_machine(
         info: provenance for ``run.json`` (seed, executor, versions, command...).
         build: makes the machine, given the folder (for its data and work files).
         rounds: how many rounds for that machine.
-        cleanup: called however the loop ends (closes executors).
+        cleanup: called however the loop ends, with whether it was interrupted (closes
+            executors; an interrupt stops their workers at once).
 
     Raises:
         Whatever the machine raises; ``run.json`` then says ``failed`` and why.
@@ -68,17 +69,20 @@ def run_machine(
     folder.write_text("scenario.resolved.yaml", resolved_yaml)
     folder.write_json("run.json", info | {"status": "running"})
     t0 = time.perf_counter()
+    aborted = False
     try:
         machine = build(folder)
         hist = run_loop(machine, rounds(machine), on_event)
     except BaseException as exc:
+        aborted = isinstance(exc, KeyboardInterrupt)  # Ctrl-C, or SIGTERM (the CLI's handler)
+        status = "interrupted" if aborted else "failed"
         folder.write_json(
-            "run.json", info | {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+            "run.json", info | {"status": status, "error": f"{type(exc).__name__}: {exc}"}
         )
         raise
     finally:
         if cleanup is not None:
-            cleanup()
+            cleanup(aborted)
     hist.timings["total_s"] = time.perf_counter() - t0
     hooks.after_loop(machine, folder)
     folder.write_json(

@@ -134,7 +134,7 @@ def run_scenario(
         rounds=lambda m: sc.loop.rounds if m.actual_world.actionable else 1,  # type: ignore[attr-defined]
         hooks=hooks,
         on_event=on_event,
-        cleanup=ex.close,
+        cleanup=lambda abort: ex.close(abort=abort),
     )
 
 
@@ -199,5 +199,5 @@ def run_city(
         rounds=lambda m: sc.loop.rounds,
         hooks=hooks,
         on_event=on_event,
-        cleanup=ex.close,
+        cleanup=lambda abort: ex.close(abort=abort),
     )

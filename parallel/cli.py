@@ -317,6 +317,10 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
         )
         return 0
     sc = load(args.scenario)
+    if sc.actual.world == "replay":  # read and check the logs as `run` would
+        from parallel.traffic.actual import make_actual
+
+        make_actual(sc)
     console.print(
         f"[green]ok[/green] {args.scenario}: scenario '{sc.name}', actual world "
         f"'{sc.actual.world}', {sc.network.intersections} intersection(s), "

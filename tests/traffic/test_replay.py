@@ -68,3 +68,64 @@ def test_replay_run_recommends_without_acting(tmp_path: Path, logs: tuple[Path, 
         "run", str(_replay(tmp_path, bad.name, logs[1].name)), "--out", str(tmp_path / "out")
     )
     assert res.returncode == 2 and "missing columns" in res.stderr and "Traceback" not in res.stderr
+
+
+def _edit(src: Path, dst: Path, fn) -> None:  # type: ignore[no-untyped-def]
+    import pandas as pd
+
+    df = pd.read_csv(src) if src.suffix == ".csv" else pd.read_parquet(src)
+    fn(df)
+    df.to_csv(dst, index=False)
+
+
+@pytest.mark.parametrize(
+    ("table", "edit", "message"),
+    [
+        (
+            "veh",
+            lambda d: d.__setitem__("origin", d["origin"].where(d.index != 4, "Mars")),
+            r"line 6: origin 'Mars' is not in the scenario's network; valid: ",
+        ),
+        ("veh", lambda d: d.__setitem__("vehicle_id", 7), r"line 3: vehicle_id 7 appears again"),
+        (
+            "veh",
+            lambda d: d.__setitem__("exit_time_s", d["entry_time_s"] - 1),
+            r"line 2: exit_time_s is before entry_time_s",
+        ),
+        ("veh", lambda d: d.__setitem__("entry_time_s", -5.0), r"entry_time_s = -5 is negative"),
+        (
+            "veh",
+            lambda d: d.__setitem__("delay_s", float("inf")),
+            r"line 2: delay_s is inf; every value must be a finite number",
+        ),
+        ("det", lambda d: d.__setitem__("count", -3), r"line 2: count = -3 is negative"),
+        (
+            "det",
+            lambda d: d.__setitem__("link", d["link"].where(d.index != 2, "nowhere")),
+            r"line 4: link 'nowhere' is not in the scenario's network",
+        ),
+        (
+            "det",
+            lambda d: d.__setitem__("interval_start_s", 0.0),
+            r"has a second row for the same interval_start_s",
+        ),
+    ],
+)
+def test_bad_replay_data_is_refused_by_validate_and_run(  # type: ignore[no-untyped-def]
+    tmp_path: Path, logs: tuple[Path, Path], table: str, edit, message: str
+) -> None:
+    veh, det = logs
+    if table == "veh":
+        _edit(veh, tmp_path / "bad.csv", edit)
+        path = _replay(tmp_path, "bad.csv", det.name)
+    else:
+        _edit(det, tmp_path / "bad.csv", edit)
+        path = _replay(tmp_path, veh.name, "bad.csv")
+    run = ("run", str(path), "--out", str(tmp_path / "o"))
+    for cmd in (("validate", str(path)), *((run,) if "Mars" in message else ())):
+        res = run_cli(*cmd)
+        assert res.returncode == 2, res.stdout
+        assert "bad.csv" in res.stderr and "Traceback" not in res.stderr
+        import re
+
+        assert re.search(message, res.stderr.replace("\n", " ")), res.stderr

@@ -70,6 +70,15 @@ def test_run_writes_a_complete_run_folder_and_report_rerenders(
     res = run_cli("report", str(run_dir))
     assert res.returncode == 0, res.stderr
     assert (run_dir / "report.html").read_text() == html
+    # a damaged file of the folder is named, never a raw parser message
+    text = (run_dir / "summary.json").read_text()
+    (run_dir / "summary.json").write_text(text[: len(text) // 2])
+    res = run_cli("report", str(run_dir))
+    assert res.returncode == 2 and "summary.json: damaged or truncated" in res.stderr
+    (run_dir / "summary.json").write_text(text)
+    (run_dir / "scenario.resolved.yaml").write_text("name: [unclosed\n")
+    res = run_cli("report", str(run_dir))
+    assert res.returncode == 2 and "scenario.resolved.yaml: damaged" in res.stderr
 
 
 def test_report_on_a_folder_that_is_not_a_run(tmp_path: Path) -> None:

@@ -123,7 +123,72 @@ class RunFolder:
         return self.write_text(rel, dumps(obj) + "\n")
 
     def read_json(self, rel: str) -> Any:
-        return json.loads(self.path(rel).read_text(encoding="utf-8"))
+        return read_json(self.path(rel))
+
+
+def read_json(path: Path) -> Any:
+    """Read a JSON file this program wrote; a damaged one is the user's input error.
+
+    Raises:
+        DataError: the file is missing, truncated or not JSON, naming it and the fix.
+    """
+    from parallel.core.errors import DataError
+
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise DataError(
+            f"{path}: damaged or truncated ({type(exc).__name__} at {_where(exc)}); it was "
+            "not used. Rerun the command that wrote it, or give another folder"
+        ) from None
+
+
+def read_yaml(path: Path) -> Any:
+    """Read a YAML file this program wrote (safe loader, no aliases expanded beyond it).
+
+    Raises:
+        DataError: the file is missing or damaged, naming it.
+    """
+    from parallel.config.yamlsrc import load_yaml
+    from parallel.core.errors import DataError, ScenarioError
+
+    try:
+        return load_yaml(path)[0]
+    except ScenarioError as exc:
+        raise DataError(
+            f"{path}: damaged ({exc.detail}); rerun the command that wrote it"
+        ) from None
+
+
+def load_checkpoint(path: Path, map_location: Any) -> Any:
+    """``torch.load(weights_only=True)`` of a checkpoint this program wrote.
+
+    Raises:
+        DataError: the file is truncated, not a checkpoint, or holds anything but tensors
+            and plain values (a pickle is refused, never run), naming it and the fix.
+    """
+    import torch
+
+    from parallel.core.errors import DataError
+
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise DataError(f"{path}: checkpoint not found") from None
+    except Exception as exc:  # torch raises many kinds; none is our bug
+        first = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
+        raise DataError(
+            f"{path}: not a checkpoint that `parallel train` wrote, or a damaged one "
+            f"({first}); it was not loaded. Train again into a new folder, or give the "
+            "folder of a finished `parallel train`"
+        ) from None
+
+
+def _where(exc: Exception) -> str:
+    line = getattr(exc, "lineno", None)
+    return f"line {line}" if line is not None else "its start"
 
 
 def _umask() -> int:

@@ -23,6 +23,7 @@ import numpy as np
 import pyarrow as pa
 
 from parallel.core.errors import DataError, UserInputError
+from parallel.core.runfolder import read_json
 from parallel.data.shards import sha256_file, write_shards
 from parallel.traffic.observation import VEHICLE_SCHEMA
 
@@ -154,7 +155,7 @@ def run_world(run: Path) -> tuple[Any, Any, Any, dict[str, Any]]:
     if not hist_path.is_file():
         raise DataError(f"--from {run}: the run did not finish (no history.json)")
     sc = load(run / "scenario.resolved.yaml")
-    final = json.loads(hist_path.read_text())["final"]
+    final = read_json(hist_path)["final"]
     if not final.get("params"):
         raise DataError(
             f"--from {run}: the run records no fitted parameters; rerun it with this version"

@@ -37,7 +37,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from parallel.core.errors import UserInputError
-from parallel.core.runfolder import atomic_write
+from parallel.core.runfolder import atomic_write, read_json
 
 MANIFEST = "manifest.json"
 DATA = "data"  # the shards' folder: pandas.read_parquet(OUT / "data") reads them all
@@ -165,7 +165,7 @@ def previous_manifest(
     """
     old = None
     if (out / MANIFEST).is_file():
-        old = json.loads((out / MANIFEST).read_text())
+        old = read_json(out / MANIFEST)
         diff = [
             f"{k}: {old.get(k)!r} -> {manifest.get(k)!r}"
             for k in identity
@@ -361,7 +361,7 @@ def verify(out: Path) -> list[str]:
         UserInputError: the folder has no readable manifest.
     """
     try:
-        m = json.loads((out / MANIFEST).read_text())
+        m = read_json(out / MANIFEST)
     except (OSError, ValueError) as exc:
         raise UserInputError(
             f"{out}: no readable {MANIFEST} ({type(exc).__name__}); give a folder written by "

@@ -22,6 +22,7 @@ import pyarrow as pa
 import torch
 
 from parallel.core.errors import DataError
+from parallel.core.runfolder import load_checkpoint, read_json
 from parallel.gan.defaults import IMAGE_DEFAULTS  # noqa: F401  (re-exported)
 from parallel.gan.nets import NetSpec, build
 from parallel.gan.train import CHECKPOINT, TrainConfig, Trainer, latent, pick_device
@@ -150,7 +151,7 @@ class ImageSampler:
                 f"{folder}: not a trained image generator; train one with "
                 "`parallel train IMAGES_DIR --out DIR`"
             )
-        self.meta = json.loads((folder / IMAGES).read_text())
+        self.meta = read_json(folder / IMAGES)
         self.cfg = TrainConfig(**self.meta["config"])
         self.classes: list[str] = self.meta["classes"]
         c, s = self.meta["channels"], self.meta["size"]
@@ -162,7 +163,7 @@ class ImageSampler:
             width=self.cfg.width,
         )
         g, _ = build(self.cfg.net, spec)
-        st = torch.load(folder / CHECKPOINT, map_location="cpu", weights_only=True)
+        st = load_checkpoint(folder / CHECKPOINT, "cpu")
         g.load_state_dict(st["G_ema"] if st.get("G_ema") is not None else st["G"])
         self.device = pick_device(device)
         self.G = g.to(self.device).eval()

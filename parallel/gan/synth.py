@@ -27,7 +27,7 @@ import pandas as pd
 import pyarrow as pa
 
 from parallel.core.errors import DataError, UserInputError
-from parallel.core.runfolder import atomic_write
+from parallel.core.runfolder import atomic_write, load_checkpoint, read_json
 from parallel.data.shards import sha256_file
 from parallel.gan.defaults import TABLE_DEFAULTS  # noqa: F401  (re-exported)
 from parallel.gan.numpy_mlp import NumpyMLP, standard_normal
@@ -83,7 +83,7 @@ def fit_table(
     (out / NUMPY_G).unlink(missing_ok=True)  # stale until this training finishes
     digest = table_hash(df)
     if resume and (out / SOURCE).is_file():
-        old = json.loads((out / SOURCE).read_text())
+        old = read_json(out / SOURCE)
         if old.get("hash") != digest:
             raise UserInputError(
                 f"{out}: the checkpoint was trained on other data ({old.get('source')}, "
@@ -139,13 +139,11 @@ class TableSampler:
                 "train one with `parallel train DATA.csv --out DIR`"
             )
         self.folder = folder
-        self.config: dict[str, Any] = json.loads((folder / CONFIG).read_text())
+        self.config: dict[str, Any] = read_json(folder / CONFIG)
         self.config_digest = config_digest(self.config)
         self.z_dim, self.z_categories = self.config["z_dim"], self.config.get("z_categories", 0)
-        self.encoder = TableEncoder.from_json(json.loads((folder / ENCODER).read_text()))
-        self.source = (
-            json.loads((folder / SOURCE).read_text()) if (folder / SOURCE).is_file() else {}
-        )
+        self.encoder = TableEncoder.from_json(read_json(folder / ENCODER))
+        self.source = read_json(folder / SOURCE) if (folder / SOURCE).is_file() else {}
         self.checkpoint_sha256 = sha256_file(folder / CHECKPOINT)
         self.mlp: NumpyMLP | None = None
         self.G: torch.nn.Module | None = None
@@ -160,7 +158,6 @@ class TableSampler:
         self.on_cpu = self.mlp is not None or self.device.type == "cpu"
 
     def _load_torch(self, device: str) -> None:
-        import torch
 
         from parallel.gan.nets import NetSpec, build
         from parallel.gan.train import TrainConfig, pick_device
@@ -181,7 +178,7 @@ class TableSampler:
             self.encoder.softmax_spans(),
         )
         g, _ = build(self.cfg.net, spec)
-        st = torch.load(self.folder / CHECKPOINT, map_location="cpu", weights_only=True)
+        st = load_checkpoint(self.folder / CHECKPOINT, "cpu")
         g.load_state_dict(st["G_ema"] if st.get("G_ema") is not None else st["G"])
         self.G = g.to(self.device).eval()
         self.step = int(st["step"])

@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from torch import Tensor
 
 from parallel.core.errors import RunError, UserInputError
-from parallel.core.runfolder import atomic_write
+from parallel.core.runfolder import atomic_write, load_checkpoint
 from parallel.gan.augment import diff_augment
 from parallel.gan.losses import LOSSES, gradient_penalty, r1_penalty
 from parallel.gan.nets import NETS, NetSpec, build
@@ -276,7 +276,7 @@ class Trainer:
         path = self.out / CHECKPOINT
         if not path.is_file():
             return False
-        st = torch.load(path, map_location=self.device, weights_only=True)
+        st = load_checkpoint(path, self.device)
         if st["config_hash"] != self.cfg.digest():
             changes = _diff(st["config"], self.cfg.model_dump())
             raise ConfigMismatchError(
@@ -453,7 +453,7 @@ class Trainer:
         path = self.out / CHECKPOINT
         if not path.is_file():
             return None
-        return int(torch.load(path, map_location="cpu", weights_only=True)["step"])
+        return int(load_checkpoint(path, "cpu")["step"])
 
     @torch.no_grad()
     def sample(

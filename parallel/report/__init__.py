@@ -11,10 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
 from parallel.core.errors import DataError
-from parallel.core.runfolder import RunFolder
+from parallel.core.runfolder import RunFolder, read_yaml
 from parallel.report.html import render_html
 from parallel.report.markdown import render_markdown
 
@@ -32,7 +31,7 @@ def load_run(folder: RunFolder) -> dict[str, Any]:
             f"{folder.root}: not a finished run folder (missing {', '.join(missing)}); "
             "give a folder written by `parallel run`"
         )
-    scenario = yaml.safe_load(folder.path("scenario.resolved.yaml").read_text(encoding="utf-8"))
+    scenario = read_yaml(folder.path("scenario.resolved.yaml"))
     ctx = {
         "history": folder.read_json("history.json"),
         "summary": folder.read_json("summary.json"),

@@ -11,9 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
-from parallel.core.runfolder import RunFolder
+from parallel.core.runfolder import RunFolder, read_yaml
 from parallel.report.html import _ENV
 
 
@@ -42,7 +41,7 @@ def render_gan(folder: RunFolder, plots: bool = True) -> tuple[Path, Path]:
         "history": folder.read_json("history.json"),
         "summary": folder.read_json("summary.json"),
         "run": folder.read_json("run.json"),
-        "scenario": yaml.safe_load(folder.path("scenario.resolved.yaml").read_text("utf-8")),
+        "scenario": read_yaml(folder.path("scenario.resolved.yaml")),
     }
     figures = _plots(folder, ctx) if plots else {}
     html = folder.write_text(

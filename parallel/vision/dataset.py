@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from parallel.core.errors import DataError, UserInputError
-from parallel.core.runfolder import atomic_write
+from parallel.core.runfolder import atomic_write, read_json
 from parallel.data.shards import previous_manifest, sha256_file
 
 MANIFEST = "manifest.json"
@@ -234,7 +234,7 @@ def _merge_coco(out: Path, manifest: dict[str, Any]) -> None:
     images: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []
     for chunk in manifest["chunks"]:
-        part = json.loads((out / chunk["coco"]).read_text())
+        part = read_json(out / chunk["coco"])
         images += part["images"]
         annotations += part["annotations"]
     coco = {

@@ -168,3 +168,29 @@ def test_driving_from_a_run_folder(tmp_path: Path) -> None:
         enter, stop, leave = (np.asarray(row[k]) for k in ("t_enter_s", "t_stopline_s", "t_exit_s"))
         assert np.all(enter <= stop + 1e-9) and np.all(stop <= leave + 1e-9)
         assert np.allclose(enter[1:], leave[:-1])  # the next link starts where the last ended
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "pickle", "config"])
+def test_a_damaged_generator_folder_is_named_not_loaded(
+    generator: Path, tmp_path: Path, damage: str
+) -> None:
+    import pickle
+    import shutil
+
+    g = tmp_path / "g"
+    shutil.copytree(generator, g)
+    ckpt = g / "checkpoint.pt"
+    if damage == "truncated":
+        ckpt.write_bytes(ckpt.read_bytes()[:200])
+    elif damage == "garbage":
+        ckpt.write_bytes(os.urandom(4096))
+    elif damage == "pickle":  # a pickle that would run code if it were unpickled
+        ckpt.write_bytes(pickle.dumps(os.system))
+    else:
+        cfg = g / "config.json"
+        cfg.write_text(cfg.read_text()[: len(cfg.read_text()) // 2])
+    res = _gen(g, tmp_path / "out", "--rows", "10")
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    name = "config.json" if damage == "config" else "checkpoint.pt"
+    assert name in res.stderr and "weights_only=False" not in res.stderr
+    assert not (tmp_path / "out").exists()  # and nothing was left behind

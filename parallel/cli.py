@@ -34,6 +34,23 @@ from parallel.core.executors import EXECUTORS
 err_console = Console(stderr=True)
 
 
+def _count(least: int) -> Any:
+    """An argparse type: a whole number of at least ``least`` (argparse then names the
+    flag and exits 2; ``--rounds 0`` is the option's mistake, not the scenario file's)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < least:
+            raise argparse.ArgumentTypeError(f"{value} is below {least}; give at least {least}")
+        return value
+
+    parse.__name__ = "count"
+    return parse
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="parallel",
@@ -68,9 +85,9 @@ def _traffic_commands(sub: Any) -> None:
     r.add_argument("scenario", type=Path, help="a scenario .yaml (traffic, city or GAN)")
     r.add_argument("--out", type=Path, help="parent folder of the run folder (default: report.dir)")
     r.add_argument("--executor", choices=EXECUTORS.names(), help="where replications run")
-    r.add_argument("--workers", type=int, help="worker processes (default: all cores)")
-    r.add_argument("--seed", type=int, help="override the scenario's seed")
-    r.add_argument("--rounds", type=int, help="override loop.rounds")
+    r.add_argument("--workers", type=_count(1), help="worker processes (default: all cores)")
+    r.add_argument("--seed", type=_count(0), help="override the scenario's seed")
+    r.add_argument("--rounds", type=_count(1), help="override loop.rounds")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
     r.add_argument("--device", default="auto", help="GAN scenarios: auto, cpu, cuda or mps")
 
@@ -81,7 +98,7 @@ def _traffic_commands(sub: Any) -> None:
     )
     rec.add_argument("scenario", type=Path, help="a traffic scenario .yaml")
     rec.add_argument("--out", type=Path, required=True, help="folder for the recording")
-    rec.add_argument("--seed", type=int, help="override the scenario's seed")
+    rec.add_argument("--seed", type=_count(0), help="override the scenario's seed")
 
 
 def _gan_commands(sub: Any) -> None:
@@ -114,12 +131,12 @@ def _gan_commands(sub: Any) -> None:
         )
     tr.add_argument(
         "--max-categories",
-        type=int,
+        type=_count(1),
         default=50,
         help="categories kept per column; the rest become 'other' (default 50)",
     )
-    tr.add_argument("--seed", type=int, default=None)
-    tr.add_argument("--checkpoint-every", type=int, default=None)
+    tr.add_argument("--seed", type=_count(0), default=None)
+    tr.add_argument("--checkpoint-every", type=_count(1), default=None)
     tr.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     tr.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
     tr.add_argument("--size", type=int, default=32, help="image folders: 32 or 64 px")
@@ -155,15 +172,17 @@ _GENERATE_KINDS = {
 def _generate_options(k: argparse.ArgumentParser, kind: str) -> None:
     """The options of one `generate` kind, and only those."""
     if kind in ("table", "driving"):
-        k.add_argument("--rows", type=int, required=True, help="rows to write")
-        k.add_argument("--shard-rows", type=int, default=1_000_000, help="rows per Parquet shard")
+        k.add_argument("--rows", type=_count(1), required=True, help="rows to write")
+        k.add_argument(
+            "--shard-rows", type=_count(1), default=1_000_000, help="rows per Parquet shard"
+        )
     if kind in ("table", "driving", "images"):
         k.add_argument("--device", default="cpu", help="auto, cpu, cuda or mps (default cpu)")
     if kind in ("driving", "vision"):
         k.add_argument("--executor", choices=EXECUTORS.names(), default="process")
-        k.add_argument("--workers", type=int, help="worker processes (default: all cores)")
+        k.add_argument("--workers", type=_count(1), help="worker processes (default: all cores)")
     if kind == "vision":
-        k.add_argument("--frames", type=int, required=True, help="frames to render")
+        k.add_argument("--frames", type=_count(1), required=True, help="frames to render")
         k.add_argument("--size", type=int, default=128, help="frame size in pixels (default 128)")
         k.add_argument("--view", choices=["bev", "camera"], default="bev", help="the view")
         k.add_argument(
@@ -172,9 +191,9 @@ def _generate_options(k: argparse.ArgumentParser, kind: str) -> None:
             help="lighting, palette, noise, blur, weather, jitter (comma or space separated), "
             "all, or none",
         )
-        k.add_argument("--chunk-frames", type=int, default=250, help="frames per chunk")
+        k.add_argument("--chunk-frames", type=_count(1), default=250, help="frames per chunk")
     if kind == "images":
-        k.add_argument("--per-class", type=int, required=True, help="images per class")
+        k.add_argument("--per-class", type=_count(1), required=True, help="images per class")
         k.add_argument(
             "--format",
             choices=["parquet", "imagefolder"],
@@ -198,7 +217,9 @@ def _generate_commands(sub: Any) -> None:
         k.add_argument(
             "--out", type=Path, required=True, help="dataset folder (new, or one to resume)"
         )
-        k.add_argument("--seed", type=int, default=0, help="root seed of the dataset (default 0)")
+        k.add_argument(
+            "--seed", type=_count(0), default=0, help="root seed of the dataset (default 0)"
+        )
         _generate_options(k, kind)
 
     ev = sub.add_parser(
@@ -215,10 +236,10 @@ def _generate_commands(sub: Any) -> None:
     ev.add_argument(
         "--train", type=Path, help="the small real training set (for TSTR and the baseline)"
     )
-    ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--seed", type=_count(0), default=0)
     ev.add_argument(
         "--curve",
-        type=int,
+        type=_count(1),
         nargs="+",
         metavar="K",
         help="augmentation curve: real images per class to train on, e.g. 5 10 20 (needs --train)",
@@ -236,13 +257,17 @@ def _tool_commands(sub: Any) -> None:
         epilog="example: parallel fidelity scenarios/cologne8.yaml --plans 10 --reps 3",
     )
     fid.add_argument("scenario", type=Path, help="a city scenario (with a 'sumo:' section)")
-    fid.add_argument("--plans", type=int, help="plans in the design (default: fidelity.plans)")
-    fid.add_argument("--reps", type=int, help="replications per plan (default: fidelity.reps)")
+    fid.add_argument(
+        "--plans", type=_count(1), help="plans in the design (default: fidelity.plans)"
+    )
+    fid.add_argument(
+        "--reps", type=_count(1), help="replications per plan (default: fidelity.reps)"
+    )
     fid.add_argument(
         "--out", type=Path, help="output folder, new or empty (default: reports/NAME/fidelity-TIME)"
     )
     fid.add_argument("--executor", choices=EXECUTORS.names(), help="where runs go")
-    fid.add_argument("--workers", type=int, help="worker processes (default: all cores)")
+    fid.add_argument("--workers", type=_count(1), help="worker processes (default: all cores)")
 
     ver = sub.add_parser(
         "verify",

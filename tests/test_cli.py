@@ -154,3 +154,23 @@ def test_sigterm_stops_a_run_and_its_workers_and_says_so(tmp_path: Path) -> None
     time.sleep(1.0)
     with pytest.raises(ProcessLookupError):  # no worker of the run is left behind
         os.killpg(proc.pid, 0)
+
+
+def test_bad_options_and_fields_are_named_for_what_they_are(tmp_path: Path) -> None:
+    res = run_cli("run", "scenarios/quickstart.yaml", "--rounds", "0", "--out", str(tmp_path))
+    assert res.returncode == 2 and "--rounds" in res.stderr and "line" not in res.stderr
+    res = run_cli("train", "x.csv", "--max-categories", "0", "--out", str(tmp_path / "g"))
+    assert res.returncode == 2 and "--max-categories" in res.stderr
+    src = (ROOT / "scenarios" / "quickstart.yaml").read_text()
+    p = tmp_path / "s.yaml"
+    p.write_text(src.replace("seed: ", "seed: true  # was: ", 1))
+    res = run_cli("validate", str(p))
+    assert res.returncode == 2 and "field 'seed'" in res.stderr
+    p.write_text(
+        "name: pw\nnetwork: {kind: file, file: /etc/passwd}\n"
+        "actual: {world: sumo, truth: {demand: {a: 100}}}\n"
+    )
+    res = run_cli("validate", str(p))
+    assert res.returncode == 2 and "needs sumolib" not in res.stderr
+    assert "/etc/passwd" in res.stderr and "Traceback" not in res.stderr
+    assert "not well-formed XML" in res.stderr or "not a SUMO network" in res.stderr

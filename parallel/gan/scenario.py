@@ -97,7 +97,7 @@ class GanScenario(Strict):
     starting with a letter, digit or ``_`` (so it can never be ``..``)."""
     description: str = ""
     """Free text shown in the report."""
-    seed: int = Field(0, ge=0, le=2**63 - 1)
+    seed: int = Field(0, ge=0, le=2**63 - 1, strict=True)
     """Root seed: training, sampling and judging draw from it."""
     gan: GanSection
     """The GAN."""

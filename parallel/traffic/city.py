@@ -172,7 +172,7 @@ class CityScenario(Strict):
     starting with a letter, digit or ``_`` (so it can never be ``..``)."""
     description: str = ""
     """Free text shown in the report."""
-    seed: int = Field(0, ge=0)
+    seed: int = Field(0, ge=0, le=2**63 - 1, strict=True)
     """Root seed; every random stream is spawned from it."""
     sumo: SumoSource
     """The actual world: SUMO on the scenario's files."""

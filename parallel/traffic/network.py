@@ -185,6 +185,9 @@ def graph_from_sumo(net_file: str | Path) -> nx.DiGraph:
     are dropped. An edge that runs more east-west than north-south is a main-street edge
     (served by phase 1).
     """
+    from parallel.traffic.roadnet import require_net_file
+
+    require_net_file(Path(net_file))  # no entity expansion, and a <net> root, first
     import sumolib  # the [sumo] extra
 
     net = sumolib.net.readNet(str(net_file))

@@ -216,9 +216,12 @@ def read_net(path: str | Path) -> RoadNet:
     return _read_cached(str(p), p.stat().st_mtime_ns)
 
 
-@functools.lru_cache(maxsize=8)
-def _read_cached(path: str, mtime: int) -> RoadNet:
-    p = Path(path)
+def require_net_file(p: Path) -> None:
+    """Refuse anything but a safe SUMO ``<net>`` file before sumolib parses it.
+
+    Raises:
+        NetworkFileError: unsafe XML, not XML, or another root element, naming the file.
+    """
     check_safe_xml(p)
     tag = _root_tag(p)
     if tag != "net":
@@ -226,6 +229,12 @@ def _read_cached(path: str, mtime: int) -> RoadNet:
             f"{p}: not a SUMO network (the root element is <{tag}>, not <net>); "
             "give a .net.xml written by netconvert or netgenerate"
         )
+
+
+@functools.lru_cache(maxsize=8)
+def _read_cached(path: str, mtime: int) -> RoadNet:
+    p = Path(path)
+    require_net_file(p)
     try:
         import sumolib
     except ImportError:

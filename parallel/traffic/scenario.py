@@ -359,7 +359,7 @@ class Scenario(Strict):
     starting with a letter, digit or ``_`` (so it can never be ``..``)."""
     description: str = ""
     """Free text shown in the report."""
-    seed: int = Field(0, ge=0, le=2**63 - 1)
+    seed: int = Field(0, ge=0, le=2**63 - 1, strict=True)
     """Root seed; every random stream is spawned from it."""
     network: NetworkConfig = NetworkConfig()
     """The road network shared by all worlds."""

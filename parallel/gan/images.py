@@ -50,6 +50,7 @@ def read_image_folder(
     files = {
         c: sorted(p for p in (root / c).iterdir() if p.suffix.lower() in SUFFIXES) for c in classes
     }
+    empty = [c for c, f in files.items() if not f]
     files = {c: f for c, f in files.items() if f}
     if not files:
         raise DataError(
@@ -73,6 +74,8 @@ def read_image_folder(
                     sizes[im.size] += 1
                     modes.add("L" if im.mode in ("L", "1", "I", "I;16", "F") else "RGB")
                     images.append((im.copy(), k))
+            except Image.DecompressionBombError:
+                bad.append(f"{p.relative_to(root)} (too many pixels: a decompression bomb?)")
             except (UnidentifiedImageError, OSError) as exc:
                 bad.append(f"{p.relative_to(root)} ({type(exc).__name__})")
     if bad:
@@ -83,6 +86,11 @@ def read_image_folder(
         )
     mode = "L" if modes == {"L"} else "RGB"
     notes = []
+    if empty:
+        notes.append(
+            f"class folder(s) with no images were left out: {', '.join(empty)} "
+            f"(images are {', '.join(sorted(SUFFIXES))})"
+        )
     if len(sizes) > 1:
         listed = ", ".join(f"{w}x{h} ({n})" for (w, h), n in sizes.most_common(6))
         notes.append(f"images of mixed sizes ({listed}) were all resized to {size}x{size}")
@@ -123,6 +131,15 @@ def fit_images(
     ctx = torch.nn.functional.one_hot(y, len(classes)).float()
     if len(x) < cfg.batch_size:
         cfg = cfg.model_copy(update={"batch_size": max(2, len(x) // cfg.pac * cfg.pac)})
+    if resume and (out / IMAGES).is_file():  # the saved nets' shapes depend on these
+        old = read_json(out / IMAGES)
+        for key, now in (("size", size), ("classes", classes), ("channels", int(x.shape[1]))):
+            if old.get(key) != now:
+                raise DataError(
+                    f"--resume into {out}: it was trained with {key} {old.get(key)!r}, now "
+                    f"{now!r}; resume with the same --size and image folder, or train into a "
+                    "new folder"
+                )
     out.mkdir(parents=True, exist_ok=True)
     trainer = Trainer(cfg, x, out, device, ctx)
     if resume:

@@ -96,6 +96,15 @@ def read_table(path: Path) -> pd.DataFrame:
         raise DataError(f"{path}: cannot read the table ({type(exc).__name__}: {exc})") from None
     if df.empty or df.shape[1] == 0:
         raise DataError(f"{path}: the table is empty; give a header and at least one row")
+    for col in df.columns:  # inf would only surface later, as a diverged training
+        num = pd.to_numeric(df[col], errors="coerce")
+        bad = np.isinf(num.to_numpy(float))
+        if bad.any():
+            line = int(np.flatnonzero(bad)[0]) + 2
+            raise DataError(
+                f"{path}: line {line}: column {col!r} holds {num[bad].iloc[0]}; give finite "
+                "numbers (leave a cell empty for a missing value)"
+            )
     return df
 
 

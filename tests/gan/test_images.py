@@ -55,6 +55,20 @@ def test_bad_folders(tmp_path: Path) -> None:
     Image.fromarray(np.zeros((20, 24), np.uint8)).save(mixed / "class2" / "wide.png")
     _, _, _, notes = read_image_folder(mixed, 32)
     assert "mixed sizes" in notes[0] and "16x16 (18)" in notes[0] and "24x20 (1)" in notes[0]
+    # an empty class folder is left out with a note, never silently
+    (mixed / "class9").mkdir()
+    _, _, classes, notes = read_image_folder(mixed, 32)
+    assert "class9" not in classes and any("no images were left out: class9" in n for n in notes)
+    # a decompression bomb is named, not opened
+    bomb = _folder(tmp_path / "bomb")
+    Image.fromarray(np.zeros((16, 16), np.uint8)).save(bomb / "class0" / "huge.png")
+    old = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = 100  # a 16x16 image is then more than twice the limit
+    try:
+        with pytest.raises(DataError, match=r"class0/0.png \(too many pixels"):
+            read_image_folder(bomb)
+    finally:
+        Image.MAX_IMAGE_PIXELS = old
 
 
 def test_diff_augment_is_seeded_and_differentiable() -> None:
@@ -107,6 +121,12 @@ def test_train_and_generate_images(tmp_path: Path) -> None:
     for bad in (tmp_path / "nothing", _folder(tmp_path / "solo", classes=1)):
         res = run_cli("train", str(bad), "--out", str(tmp_path / "x"))
         assert res.returncode == 2 and "Traceback" not in res.stderr
+    # resuming with another --size would load nets of the wrong shape: refused first
+    res = run_cli(
+        "train", str(src), "--out", str(tmp_path / "g"), "--steps", "9", "--resume",
+        "--size", "64",
+    )  # fmt: skip
+    assert res.returncode == 2 and "trained with size 32, now 64" in res.stderr
 
 
 def test_evaluate_scores_fidelity_and_utility(tmp_path: Path) -> None:

@@ -200,3 +200,12 @@ def test_category_draws_follow_the_softmax() -> None:
     codes = _draw_category(logits, np.random.default_rng(0))
     share = np.bincount(codes, minlength=3) / codes.size
     np.testing.assert_allclose(share, [0.1, 0.6, 0.3], atol=0.005)
+
+
+def test_infinite_values_are_named_before_training(tmp_path: Path) -> None:
+    from parallel.gan.tabular import read_table
+
+    p = tmp_path / "t.csv"
+    p.write_text("speed,kind\n1.5,a\n2.0,b\ninf,a\n")
+    with pytest.raises(DataError, match=r"line 4: column 'speed' holds inf; give finite numbers"):
+        read_table(p)

@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from parallel.core.errors import DataError, UserInputError
 from parallel.core.runfolder import read_json
-from parallel.data.shards import sha256_file, write_shards
+from parallel.data.shards import check_plan, sha256_file, write_shards
 from parallel.traffic.observation import VEHICLE_SCHEMA
 
 Progress = Callable[[int, int], None]
@@ -35,6 +35,7 @@ def _check_rows(rows: int, shard_rows: int) -> None:
         raise UserInputError(f"rows={rows}: give a positive number of rows")
     if shard_rows <= 0:
         raise UserInputError(f"shard_rows={shard_rows}: give a positive number of rows")
+    check_plan(rows, shard_rows)
 
 
 def generate_table(

@@ -93,6 +93,28 @@ def _produce(
             yield pending.popleft().result()
 
 
+#: shards per dataset: the manifest lists every one, and a plan of billions would hang
+MAX_SHARDS = 100_000
+
+
+def check_plan(rows: int, shard_rows: int) -> None:
+    """Refuse a dataset of more shards than a manifest can list (before any work).
+
+    Raises:
+        UserInputError: naming both options.
+    """
+    n_shards = -(-rows // shard_rows)
+    if n_shards > MAX_SHARDS:
+        raise UserInputError(
+            f"--rows {rows:,} in shards of {shard_rows:,} rows makes {n_shards:,} shards; at "
+            f"most {MAX_SHARDS:,} per dataset: raise --shard-rows, or split the dataset"
+        )
+
+
+def _size(n: float) -> str:
+    return f"{n / 1e9:.1f} GB" if n >= 1e8 else f"{n / 1e6:.1f} MB"
+
+
 def write_shards(
     out: Path,
     batch: BatchFn,
@@ -120,6 +142,7 @@ def write_shards(
         raise UserInputError(f"--rows {rows}: give a positive number of rows")
     if shard_rows <= 0:
         raise UserInputError(f"--shard-rows {shard_rows}: give a positive number of rows")
+    check_plan(rows, shard_rows)
     if out.exists() and not out.is_dir():
         raise UserInputError(f"--out {out}: exists and is not a folder")
     out.mkdir(parents=True, exist_ok=True)
@@ -298,6 +321,7 @@ def _pipeline(
     queue: Queue[tuple[str, int, str, pa.Table | None] | None] = Queue(maxsize=2)
     failure: list[BaseException] = []
     tmp_of: dict[str, str] = {}
+    sealed: list[tuple[int, int]] = []  # (rows, bytes) of the shards this call sealed
 
     def write() -> None:
         writer: pq.ParquetWriter | None = None
@@ -320,6 +344,9 @@ def _pipeline(
                         {"file": name, "rows": n, "sha256": sink.sha.hexdigest()}
                     )
                     _write_manifest(out, manifest)
+                    sealed.append((n, (out / name).stat().st_size))
+                    if len(sealed) == 1:
+                        _check_space(out, sealed[0], total - before - n)
         except BaseException as exc:  # handed to the main thread
             failure.append(exc)
             while queue.get() is not None:  # drain, so the producer never blocks
@@ -352,6 +379,22 @@ def _pipeline(
         thread.join()
     if failure:
         raise failure[0]
+
+
+def _check_space(out: Path, first: tuple[int, int], rows_left: int) -> None:
+    """After the first shard: refuse to go on when the rest would not fit on the disk (what
+    is written stays listed, so a rerun with room resumes)."""
+    import shutil
+
+    rows, size = first
+    need = size / max(rows, 1) * rows_left
+    free = shutil.disk_usage(out).free
+    if need > 0.95 * free:
+        raise UserInputError(
+            f"--out {out}: the remaining {rows_left:,} rows need about {_size(need)} "
+            f"(measured on the first shard) and {_size(free)} are free; free some space "
+            "or give fewer --rows, then rerun the same command to resume"
+        )
 
 
 def verify(out: Path) -> list[str]:

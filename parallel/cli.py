@@ -740,6 +740,8 @@ def cmd_generate(args: argparse.Namespace, console: Console) -> int:
     with _progress(console, f"generating {args.what} rows") as bar:
         task = bar.add_task("rows", total=args.rows)
         manifest = fn(**kw, progress=lambda k, n: bar.update(task, completed=k, total=n))
+    for note in manifest.get("notes", []):
+        console.print(f"[yellow]note:[/yellow] {escape(note)}", highlight=False)
     console.print(
         f"wrote {manifest['rows']:,} rows in {len(manifest['shards'])} shard(s) to {args.out} "
         f"(seed {manifest['seed']}; manifest {args.out / 'manifest.json'})"

@@ -84,9 +84,23 @@ def generate_table(
             shard_rows=shard_rows,
             batch_rows=min(shard_rows, 50_000),
             progress=progress,
-            extra={"generator_folder": str(source), "notes": sampler.encoder.notes},
+            extra={"generator_folder": str(source), "notes": _notes(sampler, source)},
             threads=(os.cpu_count() or 1) if sampler.on_cpu else 1,
         )
+
+
+def _notes(sampler: Any, source: Path) -> list[str]:
+    """What a user should know about the generator: the encoder's notes, and a training
+    that stopped before its planned steps (killed, or interrupted)."""
+    notes = list(sampler.encoder.notes)
+    planned = int(sampler.config.get("steps", sampler.step))
+    if sampler.step < planned:
+        notes.append(
+            f"the generator in {source} was trained {sampler.step} of its {planned} steps "
+            "(its training stopped early); continue it with `parallel train DATA --out "
+            f"{source} --resume` for the generator it was meant to be"
+        )
+    return notes
 
 
 @contextlib.contextmanager

@@ -194,3 +194,20 @@ def test_a_damaged_generator_folder_is_named_not_loaded(
     name = "config.json" if damage == "config" else "checkpoint.pt"
     assert name in res.stderr and "weights_only=False" not in res.stderr
     assert not (tmp_path / "out").exists()  # and nothing was left behind
+
+
+def test_a_generator_whose_training_stopped_early_is_noted(generator: Path, tmp_path: Path) -> None:
+    import shutil
+
+    g = tmp_path / "g"
+    shutil.copytree(generator, g)
+    cfg = json.loads((g / "config.json").read_text())
+    cfg["steps"] = 120  # planned 120, killed after its checkpoint at step 30
+    (g / "config.json").write_text(json.dumps(cfg))
+    res = _gen(g, tmp_path / "out", "--rows", "10")
+    assert res.returncode == 0, res.stderr
+    assert "trained 30 of its 120 steps" in res.stdout.replace("\n", " ")
+    m = json.loads((tmp_path / "out" / MANIFEST).read_text())
+    assert any("stopped early" in n for n in m["notes"])
+    res = _gen(generator, tmp_path / "out2", "--rows", "10")
+    assert "stopped early" not in res.stdout

@@ -133,6 +133,43 @@ def is_gan_scenario(path: Path) -> bool:
     return "gan" in data
 
 
+def _check_as_run_would(sc: GanScenario, p: Path, lines: dict[Any, int]) -> None:
+    """What ``run`` would only find later: the merged trainer settings, and a data file
+    that cannot be read as a table.
+
+    Raises:
+        ScenarioError: naming the file, line and field.
+    """
+    from pydantic import ValidationError
+
+    from parallel.core.errors import DataError
+    from parallel.gan.tabular import read_table
+
+    try:
+        cfg = train_config(sc)
+    except ValidationError as exc:
+        e = exc.errors()[0]
+        key = str(e["loc"][0]) if e["loc"] else "train"
+        raise ScenarioError(
+            e["msg"], file=p, line=line_of(lines, ("gan", "train", key))[0],
+            field=f"gan.train.{key}",
+        ) from None  # fmt: skip
+    if cfg.batch_size % cfg.pac:
+        raise ScenarioError(
+            f"batch_size {cfg.batch_size} is not a multiple of pac {cfg.pac}; PacGAN judges "
+            "packs of pac samples, so give a batch_size divisible by pac",
+            file=p, line=line_of(lines, ("gan", "train", "pac"))[0], field="gan.train.pac",
+        )  # fmt: skip
+    if sc.gan.data.file is not None:
+        try:
+            read_table(Path(sc.source_dir) / sc.gan.data.file)
+        except DataError as exc:
+            raise ScenarioError(
+                str(exc), file=p, line=line_of(lines, ("gan", "data", "file"))[0],
+                field="gan.data.file",
+            ) from None  # fmt: skip
+
+
 def load_gan(path: str | Path, overrides: dict[str, Any] | None = None) -> GanScenario:
     """Load and validate a GAN scenario.
 
@@ -152,6 +189,7 @@ def load_gan(path: str | Path, overrides: dict[str, Any] | None = None) -> GanSc
                 line=line_of(lines, ("gan", "data", "file"))[0],
                 field="gan.data.file",
             )
+    _check_as_run_would(sc, p, lines)
     if sc.gan.train.steps < sc.loop.rounds and "steps" in sc.gan.train.model_fields_set:
         raise ScenarioError(
             f"gan.train.steps {sc.gan.train.steps} is fewer than loop.rounds {sc.loop.rounds}; "

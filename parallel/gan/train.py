@@ -64,7 +64,7 @@ class TrainConfig(BaseModel):
     """Network pair: mlp, table, dcgan, gru."""
     steps: int = Field(2000, ge=1)
     """Generator steps."""
-    batch_size: int = Field(100, ge=2)
+    batch_size: int = Field(100, ge=2, le=1_000_000)
     """Real samples per discriminator step (a multiple of ``pac``)."""
     lr_g: float = Field(1e-4, gt=0)
     """Generator learning rate (Adam)."""
@@ -78,20 +78,20 @@ class TrainConfig(BaseModel):
     """Adam beta2."""
     n_critic: int = Field(1, ge=1)
     """Discriminator steps per generator step."""
-    z_dim: int = Field(2, ge=1)
+    z_dim: int = Field(2, ge=1, le=4096)
     """Latent dimension (Gaussian part)."""
     z_categories: int = Field(0, ge=0, le=1024)
     """A discrete part of the latent: a one-hot of this many equally likely categories is
     appended to the Gaussian noise (0 = none). A generator is continuous in its latent, so
     disjoint modes otherwise need "bridges" of samples between them; a discrete latent lets
     it place separate pieces without them."""
-    g_hidden: int = Field(400, ge=1)
+    g_hidden: int = Field(400, ge=1, le=8192)
     """Generator width."""
-    g_layers: int = Field(4, ge=1)
+    g_layers: int = Field(4, ge=1, le=64)
     """Generator hidden layers."""
-    d_hidden: int = Field(200, ge=1)
+    d_hidden: int = Field(200, ge=1, le=8192)
     """Discriminator width."""
-    d_layers: int = Field(3, ge=1)
+    d_layers: int = Field(3, ge=1, le=64)
     """Discriminator hidden layers."""
     pieces: int = Field(5, ge=1)
     """Maxout pieces in the MLP discriminator (1 = LeakyReLU)."""

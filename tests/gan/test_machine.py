@@ -144,3 +144,30 @@ def test_bad_gan_scenarios(tmp_path: Path, patch: dict, match: str) -> None:
     if "toy" not in str(patch["gan"]["data"]) or "spiral" in str(patch):  # two via the CLI
         res = run_cli("run", str(p), "--out", str(tmp_path / "r"))
         assert res.returncode == 2 and "Traceback" not in res.stderr and str(p) in res.stderr
+
+
+@pytest.mark.parametrize(
+    ("train", "data", "message"),
+    [
+        ({"steps": 20, "g_hidden": 100_000_000}, None, "field 'gan.train.g_hidden'"),
+        ({"steps": 20, "pac": 3, "batch_size": 100}, None, "not a multiple of pac 3"),
+        ({"steps": 20}, b"\x00\x01\x02binary\xff\xfe" * 50, "gan.data.file"),
+    ],
+)
+def test_validate_refuses_what_run_would(
+    tmp_path: Path, train: dict, data: bytes | None, message: str
+) -> None:
+    import shutil
+
+    sc = yaml.safe_load((ROOT / "scenarios" / "gan_table.yaml").read_text())
+    sc["gan"]["train"] = train
+    (tmp_path / "data").mkdir()
+    table = tmp_path / "data" / "t.csv"
+    shutil.copy(ROOT / "scenarios" / "data" / "gan" / "vehicle_records.csv", table)
+    if data is not None:
+        table.write_bytes(data)
+    sc["gan"]["data"]["file"] = "data/t.csv"
+    p = tmp_path / "s.yaml"
+    p.write_text(yaml.safe_dump(sc))
+    res = run_cli("validate", str(p))
+    assert res.returncode == 2 and message in res.stderr and "Traceback" not in res.stderr

@@ -191,6 +191,12 @@ def evaluate(
 
     xr, yr, classes, _ = read_image_folder(real_dir, SIZE)
     xs, ys = read_synthetic(syn_dir, classes, xr.shape[1])
+    absent = [c for k, c in enumerate(classes) if not bool((ys == k).any())]
+    if absent:  # a classifier trained on them could never name these: refuse before training
+        raise DataError(
+            f"{syn_dir}: no synthetic images of class(es) {', '.join(absent)}, which the real "
+            f"set {real_dir} has; generate every class (parallel generate images --per-class N)"
+        )
     if train_dir is not None:
         xt, yt = _read_train(train_dir, classes, curve)
     rng = np.random.default_rng(seed)

@@ -229,3 +229,20 @@ def test_digits_smoke(tmp_path: Path) -> None:
     # 60 held-out real digits of 3 classes: the feature net must beat chance on them
     assert m["feature_net_accuracy_on_reference"] > 0.5
     assert all(0.0 <= v <= 1.0 for v in m["tstr"].values())
+
+
+def test_evaluate_refuses_synthetic_images_missing_a_class_before_any_training(
+    tmp_path: Path,
+) -> None:
+    import time
+
+    real = _folder(tmp_path / "real", classes=3, per=6)
+    syn = _folder(tmp_path / "syn", classes=3, per=6)
+    for f in (syn / "class2").iterdir():
+        f.unlink()
+    (syn / "class2").rmdir()
+    t0 = time.perf_counter()
+    res = run_cli("evaluate", "vision", "--real", str(real), "--synthetic", str(syn),
+                  "--out", str(tmp_path / "e"))  # fmt: skip
+    assert res.returncode == 2 and "no synthetic images of class(es) class2" in res.stderr
+    assert time.perf_counter() - t0 < 30 and not (tmp_path / "e").exists()

@@ -115,14 +115,18 @@ def _classifier(kind: str, seed: int) -> Any:
 
 def _score(train: pd.DataFrame, test: pd.DataFrame, target: str, seed: int) -> dict[str, float]:
     """Accuracy and ROC AUC of each classifier trained on ``train``."""
+    from sklearn.dummy import DummyClassifier
     from sklearn.metrics import accuracy_score, roc_auc_score
     from sklearn.pipeline import make_pipeline
 
     classes = sorted(test[target].astype(str).unique())
     y_test = test[target].astype(str)
     out: dict[str, float] = {}
+    one_class = train[target].nunique() < 2  # e.g. a collapsed generator's rows alone
     for kind in CLASSIFIERS:
-        model = make_pipeline(_encoder(train, target), _classifier(kind, seed))
+        # with one class there is nothing to learn: the constant prediction is the score
+        clf = DummyClassifier(strategy="most_frequent") if one_class else _classifier(kind, seed)
+        model = make_pipeline(_encoder(train, target), clf)
         model.fit(train.drop(columns=[target]), train[target].astype(str))
         x = test.drop(columns=[target])
         out[f"{kind}:accuracy"] = float(accuracy_score(y_test, model.predict(x)))

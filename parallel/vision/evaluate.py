@@ -191,12 +191,7 @@ def evaluate(
 
     xr, yr, classes, _ = read_image_folder(real_dir, SIZE)
     xs, ys = read_synthetic(syn_dir, classes, xr.shape[1])
-    absent = [c for k, c in enumerate(classes) if not bool((ys == k).any())]
-    if absent:  # a classifier trained on them could never name these: refuse before training
-        raise DataError(
-            f"{syn_dir}: no synthetic images of class(es) {', '.join(absent)}, which the real "
-            f"set {real_dir} has; generate every class (parallel generate images --per-class N)"
-        )
+    _every_class(ys, classes, syn_dir, real_dir)
     if train_dir is not None:
         xt, yt = _read_train(train_dir, classes, curve)
     rng = np.random.default_rng(seed)
@@ -251,6 +246,17 @@ def evaluate(
         out / "report.html", _html(out_m, _grid(xs, ys, classes), _grid(xr[b], yr[b], classes))
     )
     return out_m
+
+
+def _every_class(ys: Tensor, classes: list[str], syn_dir: Path, real_dir: Path) -> None:
+    """A classifier trained on synthetic images could never name a class they lack: refuse
+    before any training."""
+    absent = [c for k, c in enumerate(classes) if not bool((ys == k).any())]
+    if absent:
+        raise DataError(
+            f"{syn_dir}: no synthetic images of class(es) {', '.join(absent)}, which the real "
+            f"set {real_dir} has; generate every class (parallel generate images --per-class N)"
+        )
 
 
 def _read_train(

@@ -34,7 +34,10 @@ def record(sc: Scenario, out: Path, argv: list[str] | None = None) -> dict[str, 
         raise UserInputError(
             "a replay world is already a recording; record a reference or sumo world"
         )
-    if out.exists() and any(out.iterdir()) and not (out / "provenance.json").is_file():
+    from parallel.core.outdir import OURS
+
+    theirs = [p for p in out.iterdir() if p.name not in OURS] if out.is_dir() else []
+    if theirs and not (out / "provenance.json").is_file():
         raise UserInputError(
             f"--out {out}: the folder is not empty and holds no earlier recording; "
             "give an empty or new folder"

@@ -85,7 +85,7 @@ def _run(tmp_path: Path, machine: Counter, closed: list[bool]) -> Any:
         build=lambda folder: machine,
         rounds=lambda m: 2,
         hooks=_hooks(),
-        cleanup=lambda: closed.append(True),
+        cleanup=lambda aborted: closed.append(not aborted),
     )
 
 

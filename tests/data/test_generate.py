@@ -120,12 +120,12 @@ def test_refusals_and_bad_inputs(generator: Path, tmp_path: Path) -> None:
         res.returncode == 2 and "different dataset" in res.stderr and "seed: 0 -> 1" in res.stderr
     )
     res = _gen(generator, tmp_path / "z", "--rows", "0")
-    assert res.returncode == 2 and "--rows 0" in res.stderr
+    assert res.returncode == 2 and "--rows: 0 is below 1" in res.stderr
     junk = tmp_path / "junk"
     junk.mkdir()
     (junk / "notes.txt").write_text("mine")
     res = _gen(generator, junk, "--rows", "10")
-    assert res.returncode == 2 and "non-empty folder" in res.stderr
+    assert res.returncode == 2 and "did not make (notes.txt)" in res.stderr
     assert (junk / "notes.txt").read_text() == "mine"
     res = _gen(tmp_path / "nowhere", tmp_path / "y", "--rows", "10")
     assert res.returncode == 2 and "no such folder" in res.stderr

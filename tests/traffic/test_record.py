@@ -37,5 +37,5 @@ def test_record_refuses_a_folder_with_other_things(tmp_path: Path) -> None:
     out.mkdir()
     (out / "thesis.tex").write_text("keep me")
     res = run_cli("record", str(src), "--out", str(out))
-    assert res.returncode == 2 and "not empty" in res.stderr
+    assert res.returncode == 2 and "did not make (thesis.tex)" in res.stderr
     assert (out / "thesis.tex").read_text() == "keep me"

@@ -107,9 +107,10 @@ def build_grid(cfg: NetworkConfig, out: Path) -> Path:
     return out
 
 
-def _worker_env() -> dict[str, str]:
-    """The environment of a SUMO worker: this package importable whatever the cwd."""
-    root = str(Path(__file__).resolve().parents[2])
+def worker_env() -> dict[str, str]:
+    """The environment of a SUMO worker: this package importable whatever the cwd, and
+    from a source checkout as from an installed copy (the folder that holds ``parallel/``)."""
+    root = str(Path(__file__).resolve().parents[3])
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
     return env
@@ -308,7 +309,7 @@ class SumoWorld:
             capture_output=True,
             text=True,
             cwd=run,
-            env=_worker_env(),
+            env=worker_env(),
             check=False,
         )
         if res.returncode != 0 or not (run / "queues.json").is_file():

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from parallel.core.errors import RunError, UserInputError
-from parallel.traffic.actual.sumo import binary
+from parallel.traffic.actual.sumo import binary, worker_env
 from parallel.traffic.control import check_control
 from parallel.traffic.observation import (
     VEHICLE_SCHEMA,
@@ -185,7 +185,9 @@ class SumoNetWorld:
             (run / "control.json").write_text(json.dumps(job(self.net, plan, cmd, c.end_s)))
             cmd = [sys.executable, "-m", "parallel.traffic.actual.sumo_control", "control.json"]
         t0 = time.perf_counter()
-        res = subprocess.run(cmd, cwd=run, capture_output=True, text=True, check=False, env=_env())
+        res = subprocess.run(
+            cmd, cwd=run, capture_output=True, text=True, check=False, env=worker_env()
+        )
         wall = time.perf_counter() - t0
         if res.returncode != 0 or not (run / "tripinfo.xml").is_file():
             raise RunError(
@@ -270,19 +272,6 @@ class SumoNetWorld:
                 wait[i, k] = float(e.get("waitingTime", "0"))
             el.clear()
         return detector_table(names, count, speed, wait, self.interval)
-
-
-def _env() -> dict[str, str]:
-    """The environment of a worker process: this package importable even when it runs
-    from a source checkout rather than an installed copy."""
-    import os
-
-    import parallel
-
-    root = str(Path(parallel.__file__).resolve().parent.parent)
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
-    return env
 
 
 def _teleports(path: Path) -> int:

@@ -33,7 +33,7 @@ from parallel.traffic.actual.sumo_net import read_sumocfg
 from parallel.traffic.city import CityScenario, load_city
 from parallel.traffic.control import make_control, movement_flows
 from parallel.traffic.fidelity import run_fidelity
-from parallel.traffic.roadnet import read_net
+from parallel.traffic.network import read_net
 from parallel.traffic.run import run_city
 from parallel.traffic.timing import TimingPlan, incumbent, tls_xml
 

@@ -30,7 +30,7 @@ from parallel.core.seeds import Stage, children, stream
 from parallel.traffic.actual.sumo import SumoWorld
 from parallel.traffic.city import load_city
 from parallel.traffic.fidelity import run_fidelity
-from parallel.traffic.roadnet import Phase, Program, RoadNet, read_net
+from parallel.traffic.network import Phase, Program, RoadNet, read_net
 from parallel.traffic.scenario import Plan, load
 from parallel.traffic.timing import ProgramTiming, TimingPlan
 from parallel.traffic.world import WorldSpec

@@ -25,7 +25,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "run_scenario": ("parallel.traffic.run", "run_scenario"),
     "run_city": ("parallel.traffic.run", "run_city"),
     "run_fidelity": ("parallel.traffic.fidelity", "run_fidelity"),
-    "read_net": ("parallel.traffic.roadnet", "read_net"),
+    "read_net": ("parallel.traffic.network", "read_net"),
     "simulate_net": ("parallel.traffic.artificial.meso", "simulate_net"),
     "make_executor": ("parallel.core.executors", "make_executor"),
     "fit_table": ("parallel.gan.synth", "fit_table"),

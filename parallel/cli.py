@@ -348,7 +348,7 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
     if kind_of(args.scenario) == "city":
         from parallel.traffic.actual.sumo_net import read_sumocfg
         from parallel.traffic.city import load_city
-        from parallel.traffic.roadnet import read_net
+        from parallel.traffic.network import read_net
 
         c = load_city(args.scenario)
         scfg = read_sumocfg(c.sumocfg)

@@ -211,7 +211,7 @@ def load_city(path: str | Path, overrides: dict[str, Any] | None = None) -> City
         UserInputError: the SUMO files are missing, unsafe or inconsistent, naming them.
     """
     from parallel.traffic.actual.sumo_net import check_trips, read_sumocfg
-    from parallel.traffic.roadnet import read_net, require_signals
+    from parallel.traffic.network import read_net, require_signals
 
     p = Path(path)
     data, lines = read_with_overrides(p, overrides)

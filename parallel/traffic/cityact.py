@@ -32,7 +32,7 @@ import pandas as pd
 
 from parallel.traffic.control import POLICIES, check_control, make_control, movement_flows
 from parallel.traffic.experiments import summarise
-from parallel.traffic.roadnet import RoadNet
+from parallel.traffic.network import RoadNet
 from parallel.traffic.scenario import KPI_NAMES
 from parallel.traffic.timing import ProgramTiming, TimingPlan, design
 

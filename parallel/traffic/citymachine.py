@@ -28,8 +28,8 @@ from parallel.traffic.cityact import OBJECTIVE, act
 from parallel.traffic.citytwin import CityTwin, discrepancy, learn
 from parallel.traffic.demand import estimate
 from parallel.traffic.judge import geh_share, judge
+from parallel.traffic.network import read_net
 from parallel.traffic.observation import Observation, combine
-from parallel.traffic.roadnet import read_net
 from parallel.traffic.scenario import KPI_NAMES, JudgeConfig
 from parallel.traffic.timing import TimingPlan, incumbent
 

@@ -25,8 +25,8 @@ from parallel.metrics.distances import ks_statistic
 from parallel.traffic.artificial.meso import Horizon, MesoParams, simulate_net
 from parallel.traffic.city import CityCalibration, CityScenario
 from parallel.traffic.demand import RouteDemand, estimate
+from parallel.traffic.network import RoadNet
 from parallel.traffic.observation import Observation
-from parallel.traffic.roadnet import RoadNet
 from parallel.traffic.timing import TimingPlan
 
 log = logging.getLogger(__name__)

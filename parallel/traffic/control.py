@@ -28,7 +28,7 @@ import numpy as np
 
 from parallel.core.errors import UserInputError
 from parallel.core.registry import Registry
-from parallel.traffic.roadnet import Movement, Phase, RoadNet
+from parallel.traffic.network import Movement, Phase, RoadNet
 from parallel.traffic.timing import MIN_GREEN_S, ProgramTiming, TimingPlan, incumbent, phases
 
 

@@ -28,7 +28,7 @@ from scipy import sparse
 from scipy.optimize import lsq_linear
 
 from parallel.core.errors import DataError
-from parallel.traffic.roadnet import RoadNet
+from parallel.traffic.network import RoadNet
 
 #: probe table columns: one row per probe vehicle
 PROBE_SCHEMA: dict[str, str] = {"vehicle_id": "string", "depart_s": "float64", "route": "string"}

@@ -30,8 +30,8 @@ from parallel.traffic.artificial.meso import Horizon
 from parallel.traffic.city import CityScenario
 from parallel.traffic.citytwin import CityTwin, learn
 from parallel.traffic.judge import geh
+from parallel.traffic.network import RoadNet, read_net
 from parallel.traffic.observation import KPI_DOC, Observation
-from parallel.traffic.roadnet import RoadNet, read_net
 from parallel.traffic.timing import TimingPlan, design
 
 log = logging.getLogger(__name__)

@@ -1,303 +1,388 @@
-"""The road network as a networkx graph, and the fast lookup tables both worlds use.
+"""One road network from any SUMO ``.net.xml``: the model both worlds share.
 
-Nodes are junctions ``J1..Jn`` (west to east) and boundary nodes (``W``, ``E``, ``Nk``,
-``Sk``). Every street is two directed links. A link's detector sits at its downstream
-end: the stop line for links into a junction, the boundary for exit links.
+:func:`read_net` reads a network with sumolib (after a defusedxml pass that refuses
+entity declarations, so no file can expand into gigabytes) into a :class:`RoadNet`:
+
+* **edges** (non-internal, open to passenger cars) with length, lanes, speed and priority;
+* **movements**: the lane-to-lane connections of one edge into the next, grouped per
+  (from edge, to edge), with their lanes, direction, the traffic light and its link
+  indices, the junction's right-of-way state (``M`` major, ``m`` minor, ``=`` all-way
+  stop, ``s`` stop...) and the movements they must yield to (from the junction's
+  request table: what SUMO's own junction model uses);
+* **programs**: every traffic-light program with all its phases (duration, state
+  string, min/max duration), type and offset;
+* ``graph``: a networkx ``MultiDiGraph`` over junctions with one arc per edge (keyed by
+  the edge id, attributes as above) for routing and reports.
+
+Synthetic grids come through the same path: ``netgenerate`` writes them as ``.net.xml``.
 """
 
 from __future__ import annotations
 
 import functools
-import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 import networkx as nx
-import numpy as np
-from pydantic import Field
 
-from parallel.config.schema import Strict
+from parallel.core.errors import UserInputError
 
-
-class NetworkConfig(Strict):
-    """An arterial: ``intersections`` signalised four-arm junctions in a row, west to east."""
-
-    kind: Literal["arterial", "sumo_grid", "file"] = "arterial"
-    """``arterial`` builds J1..Jn in a row with a side street at each; ``sumo_grid`` has SUMO's
-    netgenerate build a signalised grid; ``file`` reads ``file`` (a SUMO .net.xml or a graph .json)."""
-    grid_x: int = Field(3, ge=1, le=10)
-    """(sumo_grid) Junction columns, west to east."""
-    grid_y: int = Field(3, ge=1, le=10)
-    """(sumo_grid) Junction rows, south to north."""
-    file: str | None = None
-    """(file) Network file relative to the scenario: a SUMO .net.xml or a graph .json from ``parallel record``."""
-    intersections: int = Field(1, ge=1, le=12)
-    """Number of signalised intersections in a row (1 = a single four-arm intersection)."""
-    spacing_m: float = Field(300.0, gt=20, le=5000)
-    """Distance between consecutive intersections, metres."""
-    approach_length_m: float = Field(250.0, gt=20, le=5000)
-    """Length of each entry link from the network boundary to its first stop line, metres."""
-    exit_length_m: float = Field(150.0, gt=10, le=5000)
-    """Length of each exit link from the last stop line to the boundary, metres."""
-    main_lanes: int = Field(2, ge=1, le=6)
-    """Lanes per direction on the main (east-west) street."""
-    side_lanes: int = Field(1, ge=1, le=6)
-    """Lanes per direction on the side (north-south) streets."""
-    speed_limit_kmh: float = Field(50.0, gt=5, le=200)
-    """Speed limit; free-flow travel times (and so delays) are measured against it."""
-
-    def origins(self) -> list[str]:
-        """Boundary nodes where traffic enters (and leaves): W, E, N1, S1, N2, S2... for an
-        arterial; netgenerate's fringe names (left0, right0, bottom0, top0...) for a grid."""
-        if self.kind == "sumo_grid":
-            return sorted(
-                [f"left{j}" for j in range(self.grid_y)]
-                + [f"right{j}" for j in range(self.grid_y)]
-                + [f"bottom{i}" for i in range(self.grid_x)]
-                + [f"top{i}" for i in range(self.grid_x)]
-            )
-        if self.kind == "file":
-            return topology(self, self.file).origins
-        out = ["W", "E"]
-        for k in range(1, self.intersections + 1):
-            out += [f"N{k}", f"S{k}"]
-        return out
+#: vehicle class the artificial world models
+VCLASS = "passenger"
 
 
-COMPASS = ("N", "E", "S", "W")  # clockwise
-LEFT, THROUGH, RIGHT = 0, 1, 2
-
-
-def _opposite(c: str) -> str:
-    return COMPASS[(COMPASS.index(c) + 2) % 4]
-
-
-def build_graph(cfg: NetworkConfig) -> nx.DiGraph:
-    """The arterial as a directed graph with link attributes.
-
-    Edge attributes: ``id``, ``length_m``, ``lanes``, ``speed_mps``, ``main`` (bool),
-    ``role`` (``approach`` into a signalised junction, or ``exit``).
-    """
-    g = nx.DiGraph()
-    n = cfg.intersections
-    x0 = cfg.approach_length_m
-    for k in range(1, n + 1):
-        g.add_node(f"J{k}", kind="junction", index=k - 1, pos=(x0 + (k - 1) * cfg.spacing_m, 0.0))
-        g.add_node(
-            f"N{k}", kind="boundary", pos=(x0 + (k - 1) * cfg.spacing_m, cfg.approach_length_m)
-        )
-        g.add_node(
-            f"S{k}", kind="boundary", pos=(x0 + (k - 1) * cfg.spacing_m, -cfg.approach_length_m)
-        )
-    g.add_node("W", kind="boundary", pos=(0.0, 0.0))
-    g.add_node("E", kind="boundary", pos=(2 * x0 + (n - 1) * cfg.spacing_m, 0.0))
-    v = cfg.speed_limit_kmh / 3.6
-
-    def street(a: str, b: str, main: bool, len_ab: float, len_ba: float) -> None:
-        lanes = cfg.main_lanes if main else cfg.side_lanes
-        for u, w, length in ((a, b, len_ab), (b, a, len_ba)):
-            role = "approach" if g.nodes[w]["kind"] == "junction" else "exit"
-            g.add_edge(
-                u, w, id=f"{u}>{w}", length_m=length, lanes=lanes, speed_mps=v, main=main, role=role
-            )
-
-    street("W", "J1", True, cfg.approach_length_m, cfg.exit_length_m)
-    for k in range(1, n):
-        street(f"J{k}", f"J{k + 1}", True, cfg.spacing_m, cfg.spacing_m)
-    street(f"J{n}", "E", True, cfg.exit_length_m, cfg.approach_length_m)
-    # the E>Jn link is the entry from the east: swap so it has the approach length
-    g.edges[f"J{n}", "E"]["length_m"] = cfg.exit_length_m
-    g.edges["E", f"J{n}"]["length_m"] = cfg.approach_length_m
-    for k in range(1, n + 1):
-        street(f"N{k}", f"J{k}", False, cfg.approach_length_m, cfg.exit_length_m)
-        street(f"S{k}", f"J{k}", False, cfg.approach_length_m, cfg.exit_length_m)
-    return g
-
-
-def _neighbours(g: nx.DiGraph, j: str) -> dict[str, str]:
-    """Compass direction -> neighbouring node of junction ``j``."""
-    x, y = g.nodes[j]["pos"]
-    out = {}
-    for nb in g.successors(j):
-        nx_, ny_ = g.nodes[nb]["pos"]
-        if abs(ny_ - y) < 1e-9:
-            out["E" if nx_ > x else "W"] = nb
-        else:
-            out["N" if ny_ > y else "S"] = nb
-    return out
+class NetworkFileError(UserInputError):
+    """A network file is missing, unsafe, or not a SUMO network."""
 
 
 @dataclass(frozen=True)
-class Topology:
-    """Array views of the graph for the simulators' inner loops.
+class Edge:
+    """A road link: one SUMO edge."""
 
-    Link-indexed arrays have shape (L,). ``next_link`` has shape (L, 3): the link taken
-    after a left, through or right movement at the link's downstream junction (-1 for
-    exit links).
-    """
+    id: str
+    from_node: str
+    to_node: str
+    length_m: float
+    lanes: int
+    speed_mps: float
+    priority: int
+    lane_indices: tuple[int, ...] = ()
+    """SUMO indices of the lanes open to passenger cars (0 is the rightmost)."""
 
-    graph: nx.DiGraph
-    links: list[str]
-    length: np.ndarray
-    lanes: np.ndarray
-    speed: np.ndarray
-    approach: np.ndarray  # bool
-    main: np.ndarray  # bool
-    junction: np.ndarray  # junction index of an approach's downstream node, else -1
-    next_link: np.ndarray
-    exit_node: list[str]  # boundary node of an exit link, else ""
-    entry_link: dict[str, int]  # origin -> its entry link
-    origins: list[str]
+
+@dataclass(frozen=True)
+class Movement:
+    """All lane connections from one edge into the next at a junction."""
+
+    index: int
+    from_edge: int
+    to_edge: int
+    node: str
+    lanes: int
+    """Distinct lanes of the upstream edge that feed it (its share of the stop line)."""
+    from_lanes: tuple[int, ...]
+    """SUMO indices of those lanes (a lane can feed several movements: shared lanes)."""
+    direction: str
+    """SUMO's direction: ``s`` straight, ``l``/``L`` left, ``r``/``R`` right, ``t`` turn."""
+    tls: str | None
+    link_indices: tuple[int, ...]
+    """The traffic light's link indices of its lane connections (empty if unsignalised)."""
+    state: str
+    """Right of way without signal: ``M`` major, ``m`` minor, ``=`` all-way, ``s`` stop..."""
+    yields_to: tuple[int, ...] = ()
+    """Movements that have right of way over this one (SUMO's request table)."""
+
+
+@dataclass(frozen=True)
+class Phase:
+    duration_s: float
+    state: str
+    min_dur_s: float | None = None
+    max_dur_s: float | None = None
 
     @property
-    def n_junctions(self) -> int:
-        return int(self.junction.max()) + 1
-
-    def saturation_flow(self, headway_s: float) -> dict[str, float]:
-        """Saturation flow of every approach, veh/h: lanes x 3600 / saturation headway."""
-        return {
-            self.links[i]: float(self.lanes[i] * 3600.0 / headway_s)
-            for i in np.flatnonzero(self.approach)
-        }
-
-    def free_time(self, link: int) -> float:
-        return float(self.length[link] / self.speed[link])
+    def is_green(self) -> bool:
+        """A phase in which something may go and nothing is amber."""
+        return any(c in "Gg" for c in self.state) and not any(c in "yYu" for c in self.state)
 
 
-def graph_to_json(g: nx.DiGraph) -> dict:
-    """The graph as node-link JSON (what ``parallel record`` writes beside its data)."""
-    return nx.node_link_data(g, edges="edges")
+@dataclass(frozen=True)
+class Program:
+    """One traffic-light program as the network file defines it."""
+
+    tls: str
+    program_id: str
+    type: str
+    offset_s: float
+    phases: tuple[Phase, ...]
+
+    @property
+    def cycle_s(self) -> float:
+        return float(sum(p.duration_s for p in self.phases))
+
+    @property
+    def green_phases(self) -> list[int]:
+        return [i for i, p in enumerate(self.phases) if p.is_green]
 
 
-def graph_from_json(data: dict) -> nx.DiGraph:
-    g = nx.node_link_graph(data, directed=True, edges="edges")
-    for _, d in g.nodes(data=True):
-        d["pos"] = tuple(d["pos"])
-    return g
+@dataclass(frozen=True, eq=False)  # identity hash: the cached graph is keyed by the object
+class RoadNet:
+    """A SUMO network as plain, picklable data (workers rebuild nothing)."""
+
+    file: str
+    edges: tuple[Edge, ...]
+    movements: tuple[Movement, ...]
+    programs: dict[str, Program]
+    junction_types: dict[str, str]
+    edge_index: dict[str, int] = field(repr=False)
+    out_movements: tuple[tuple[int, ...], ...] = field(repr=False)
+    """Per edge: the movements leaving its downstream end."""
+
+    @property
+    def graph(self) -> nx.MultiDiGraph:
+        """Junctions as nodes, one arc per edge keyed by its id (built once, cached)."""
+        return _graph(self)
+
+    def movement(self, from_edge: int, to_edge: int) -> int | None:
+        """The movement from one edge into another, if they connect."""
+        for m in self.out_movements[from_edge]:
+            if self.movements[m].to_edge == to_edge:
+                return m
+        return None
+
+    def free_time_s(self, route: list[int] | tuple[int, ...]) -> float:
+        """Free-flow time of a route at the speed limits."""
+        return float(sum(self.edges[e].length_m / self.edges[e].speed_mps for e in route))
+
+    def route_ids(self, names: list[str], where: str) -> list[int]:
+        """Edge ids to indices, checked: consecutive edges must connect.
+
+        Raises:
+            UserInputError: an unknown edge or a gap in the route, naming ``where``.
+        """
+        try:
+            route = [self.edge_index[n] for n in names]
+        except KeyError as exc:
+            raise UserInputError(
+                f"{where}: edge {exc.args[0]!r} is not in the network {self.file} "
+                "(or is closed to passenger cars); use the edge ids of that .net.xml"
+            ) from None
+        for a, b in zip(route, route[1:]):
+            if self.movement(a, b) is None:
+                raise UserInputError(
+                    f"{where}: edge {self.edges[a].id!r} does not connect to {self.edges[b].id!r} "
+                    f"in {self.file}"
+                )
+        return route
 
 
-def graph_from_sumo(net_file: str | Path) -> nx.DiGraph:
-    """Read a SUMO ``.net.xml`` with sumolib into the graph the artificial world runs on.
-
-    Signalised nodes become junctions (numbered west to east, then south to north); nodes
-    with one incoming and one outgoing edge become boundary nodes. Internal (``:``) edges
-    are dropped. An edge that runs more east-west than north-south is a main-street edge
-    (served by phase 1).
-    """
-    from parallel.traffic.roadnet import require_net_file
-
-    require_net_file(Path(net_file))  # no entity expansion, and a <net> root, first
-    import sumolib  # the [sumo] extra
-
-    net = sumolib.net.readNet(str(net_file))
-    g = nx.DiGraph()
-    tls_nodes = {
-        n.getID()
-        for t in net.getTrafficLights()
-        for c in t.getConnections()
-        for n in (c[0].getEdge().getToNode(),)
-    }
-    junctions = sorted(tls_nodes, key=lambda n: net.getNode(n).getCoord())
-    for node in net.getNodes():
-        nid = node.getID()
-        kind = "junction" if nid in tls_nodes else "boundary"
-        g.add_node(nid, kind=kind, pos=tuple(map(float, node.getCoord())))
-        if kind == "junction":
-            g.nodes[nid]["index"] = junctions.index(nid)
-    for e in net.getEdges():
-        if e.getFunction() == "internal":
-            continue
-        u, w = e.getFromNode().getID(), e.getToNode().getID()
-        (x0, y0), (x1, y1) = g.nodes[u]["pos"], g.nodes[w]["pos"]
+@functools.lru_cache(maxsize=8)
+def _graph(net: RoadNet) -> nx.MultiDiGraph:
+    g = nx.MultiDiGraph()
+    for node, kind in net.junction_types.items():
+        g.add_node(node, type=kind)
+    for i, e in enumerate(net.edges):
         g.add_edge(
-            u,
-            w,
-            id=f"{u}>{w}",
-            sumo_id=e.getID(),
-            length_m=float(e.getLength()),
-            lanes=int(e.getLaneNumber()),
-            speed_mps=float(e.getSpeed()),
-            main=abs(x1 - x0) >= abs(y1 - y0),
-            role="approach" if g.nodes[w]["kind"] == "junction" else "exit",
+            e.from_node,
+            e.to_node,
+            key=e.id,
+            index=i,
+            length_m=e.length_m,
+            lanes=e.lanes,
+            speed_mps=e.speed_mps,
+            priority=e.priority,
+            movements=[net.movements[m].to_edge for m in net.out_movements[i]],
         )
     return g
 
 
-def topology(cfg: NetworkConfig, net_file: str | None = None) -> Topology:
-    """Build (or fetch from the cache) the graph and its lookup tables.
+def check_safe_xml(path: Path) -> None:
+    """Refuse XML with entity declarations before any parser expands them.
 
-    ``net_file`` is a SUMO ``.net.xml`` or a graph ``.json``; without it the scenario's
-    arterial generator builds the graph.
+    Raises:
+        NetworkFileError: the file declares entities or is not well-formed XML.
     """
-    return _topology_cached(cfg, net_file)
+    import defusedxml.ElementTree as DET
+    from defusedxml import DefusedXmlException
+
+    try:
+        for _ in DET.iterparse(str(path), forbid_dtd=False, forbid_entities=True):
+            pass
+    except DefusedXmlException as exc:
+        raise NetworkFileError(
+            f"{path}: refused: the XML declares entities ({exc}); a SUMO file never needs them"
+        ) from None
+    except Exception as exc:  # ParseError and friends: the user's file
+        raise NetworkFileError(f"{path}: not well-formed XML ({exc})") from None
 
 
-@functools.lru_cache(maxsize=16)
-def _topology_cached(cfg: NetworkConfig, net_file: str | None) -> Topology:
-    if net_file is None:
-        return topology_from_graph(build_graph(cfg))
-    if net_file.endswith(".json"):
-        return topology_from_graph(graph_from_json(json.loads(Path(net_file).read_text())))
-    return topology_from_graph(graph_from_sumo(net_file))
+def _root_tag(path: Path) -> str:
+    import defusedxml.ElementTree as DET
+
+    for _, el in DET.iterparse(str(path), events=("start",), forbid_entities=True):
+        return str(el.tag)
+    return ""
 
 
-def topology_from_graph(g: nx.DiGraph) -> Topology:
-    """Lookup tables from a graph with the attributes :func:`build_graph` documents."""
-    edges = sorted(g.edges(data=True), key=lambda e: e[2]["id"])
-    links = [e[2]["id"] for e in edges]
-    idx = {lid: i for i, lid in enumerate(links)}
-    n = len(links)
-    next_link = -np.ones((n, 3), np.int64)
-    junction = -np.ones(n, np.int64)
-    exit_node = [""] * n
-    for u, w, d in edges:
-        i = idx[d["id"]]
-        if d["role"] == "exit":
-            exit_node[i] = w
+def read_net(path: str | Path) -> RoadNet:
+    """Read a SUMO network (cached per file and modification time).
+
+    Raises:
+        NetworkFileError: the file is missing, unsafe, or not a SUMO ``<net>``.
+    """
+    p = Path(path).resolve()
+    if not p.is_file():
+        raise NetworkFileError(f"{p}: network file not found; give a SUMO .net.xml")
+    return _read_cached(str(p), p.stat().st_mtime_ns)
+
+
+def require_net_file(p: Path) -> None:
+    """Refuse anything but a safe SUMO ``<net>`` file before sumolib parses it.
+
+    Raises:
+        NetworkFileError: unsafe XML, not XML, or another root element, naming the file.
+    """
+    check_safe_xml(p)
+    tag = _root_tag(p)
+    if tag != "net":
+        raise NetworkFileError(
+            f"{p}: not a SUMO network (the root element is <{tag}>, not <net>); "
+            "give a .net.xml written by netconvert or netgenerate"
+        )
+
+
+@functools.lru_cache(maxsize=8)
+def _read_cached(path: str, mtime: int) -> RoadNet:
+    p = Path(path)
+    require_net_file(p)
+    try:
+        import sumolib
+    except ImportError:
+        raise NetworkFileError(
+            "reading a SUMO network needs sumolib: pip install -e '.[sumo]'"
+        ) from None
+    net = sumolib.net.readNet(str(p), withPrograms=True, withPedestrianConnections=False)
+    return _from_sumolib(net, str(p))
+
+
+def _from_sumolib(net: object, path: str) -> RoadNet:
+    sedges = [
+        e
+        for e in net.getEdges()  # type: ignore[attr-defined]
+        if e.getFunction() != "internal" and any(ln.allows(VCLASS) for ln in e.getLanes())
+    ]
+    edges = tuple(
+        Edge(
+            e.getID(),
+            e.getFromNode().getID(),
+            e.getToNode().getID(),
+            max(float(e.getLength()), 0.1),
+            sum(1 for ln in e.getLanes() if ln.allows(VCLASS)),
+            float(e.getSpeed()),
+            int(e.getPriority()),
+            tuple(ln.getIndex() for ln in e.getLanes() if ln.allows(VCLASS)),
+        )
+        for e in sedges
+    )
+    idx = {e.id: i for i, e in enumerate(edges)}
+    groups: dict[tuple[int, int], list[object]] = {}
+    for e in sedges:
+        for to_edge, conns in e.getOutgoing().items():
+            if to_edge.getID() not in idx:
+                continue
+            ok = [
+                c for c in conns if c.getFromLane().allows(VCLASS) and c.getToLane().allows(VCLASS)
+            ]
+            if ok:
+                groups[(idx[e.getID()], idx[to_edge.getID()])] = ok
+    movements, link_to_movement = _movements(net, groups)
+    movements = _with_yields(net, movements, groups, link_to_movement)
+    out: list[list[int]] = [[] for _ in edges]
+    for m in movements:
+        out[m.from_edge].append(m.index)
+    programs = _programs(net)
+    return RoadNet(
+        file=path,
+        edges=edges,
+        movements=tuple(movements),
+        programs=programs,
+        junction_types={n.getID(): n.getType() for n in net.getNodes()},  # type: ignore[attr-defined]
+        edge_index=idx,
+        out_movements=tuple(tuple(o) for o in out),
+    )
+
+
+def _movements(
+    net: object, groups: dict[tuple[int, int], list[object]]
+) -> tuple[list[Movement], dict[tuple[str, int], int]]:
+    movements: list[Movement] = []
+    junction_link: dict[tuple[str, int], int] = {}
+    for k, ((a, b), conns) in enumerate(sorted(groups.items())):
+        c0 = conns[0]
+        node = c0.getFrom().getToNode()  # type: ignore[attr-defined]
+        tls = c0.getTLSID() or None  # type: ignore[attr-defined]
+        links = tuple(sorted({int(c.getTLLinkIndex()) for c in conns if c.getTLLinkIndex() >= 0}))  # type: ignore[attr-defined]
+        states = [c.getState() for c in conns]  # type: ignore[attr-defined]
+        movements.append(
+            Movement(
+                index=k,
+                from_edge=a,
+                to_edge=b,
+                node=node.getID(),
+                lanes=len({c.getFromLane().getIndex() for c in conns}),  # type: ignore[attr-defined]
+                from_lanes=tuple(sorted({c.getFromLane().getIndex() for c in conns})),  # type: ignore[attr-defined]
+                direction=str(c0.getDirection()),  # type: ignore[attr-defined]
+                tls=tls,
+                link_indices=links,
+                # the weakest right of way among its lanes decides
+                state=min(states, key=lambda s: "Mm=swo".find(s) if s in "Mm=swo" else 9),
+            )
+        )
+        for c in conns:
+            ji = c.getJunctionIndex()  # type: ignore[attr-defined]
+            if ji is not None and ji >= 0:
+                junction_link[(node.getID(), int(ji))] = k
+    return movements, junction_link
+
+
+def _with_yields(
+    net: object,
+    movements: list[Movement],
+    groups: dict[tuple[int, int], list[object]],
+    link_to_movement: dict[tuple[str, int], int],
+) -> list[Movement]:
+    """Attach to each movement the movements that SUMO's request table puts before it."""
+    out = []
+    for m, ((_, _), conns) in zip(movements, sorted(groups.items())):
+        node = net.getNode(m.node)  # type: ignore[attr-defined]
+        prohibits = getattr(node, "_prohibits", {}) or {}
+        before: set[int] = set()
+        for c in conns:
+            ji = c.getJunctionIndex()  # type: ignore[attr-defined]
+            bits = prohibits.get(ji) if ji is not None else None
+            if not bits:
+                continue
+            for j, bit in enumerate(reversed(bits)):
+                other = link_to_movement.get((m.node, j))
+                if bit == "1" and other is not None and other != m.index:
+                    before.add(other)
+        out.append(
+            Movement(**{**m.__dict__, "yields_to": tuple(sorted(before))})  # frozen: rebuild
+        )
+    return out
+
+
+def _programs(net: object) -> dict[str, Program]:
+    out: dict[str, Program] = {}
+    for tls in net.getTrafficLights():  # type: ignore[attr-defined]
+        progs = tls.getPrograms()
+        if not progs:
             continue
-        junction[i] = g.nodes[w]["index"]
-        nbs = _neighbours(g, w)
-        came_from = next(c for c, node in nbs.items() if node == u)
-        heading = _opposite(came_from)
-        h = COMPASS.index(heading)
-        for turn, target in (
-            (LEFT, COMPASS[(h - 1) % 4]),
-            (THROUGH, heading),
-            (RIGHT, COMPASS[(h + 1) % 4]),
-        ):
-            if target in nbs:
-                next_link[i, turn] = idx[g.edges[w, nbs[target]]["id"]]
-        # a missing movement (a T-junction) falls back to the nearest existing one
-        for turn in (LEFT, THROUGH, RIGHT):
-            if next_link[i, turn] < 0:
-                alt = next_link[i, THROUGH] if next_link[i, THROUGH] >= 0 else next_link[i].max()
-                next_link[i, turn] = alt
-    origins = sorted(
-        (nid for nid, d in g.nodes(data=True) if d["kind"] == "boundary"), key=_origin_order
-    )
-    entry = {o: idx[g.edges[o, next(iter(g.successors(o)))]["id"]] for o in origins}
-    return Topology(
-        graph=g,
-        links=links,
-        length=np.array([d["length_m"] for _, _, d in edges]),
-        lanes=np.array([d["lanes"] for _, _, d in edges], np.int64),
-        speed=np.array([d["speed_mps"] for _, _, d in edges]),
-        approach=np.array([d["role"] == "approach" for _, _, d in edges]),
-        main=np.array([d["main"] for _, _, d in edges]),
-        junction=junction,
-        next_link=next_link,
-        exit_node=exit_node,
-        entry_link=entry,
-        origins=origins,
-    )
+        pid, prog = sorted(progs.items())[0]
+        phases = tuple(
+            Phase(
+                float(ph.duration),
+                str(ph.state),
+                float(ph.minDur) if ph.minDur not in (None, -1) else None,
+                float(ph.maxDur) if ph.maxDur not in (None, -1) else None,
+            )
+            for ph in prog.getPhases()
+        )
+        out[tls.getID()] = Program(
+            tls.getID(), str(pid), str(prog.getType()), float(prog.getOffset() or 0.0), phases
+        )
+    return out
 
 
-def _origin_order(name: str) -> tuple[int, str]:
-    """W, E, N1, S1, N2, S2... for arterials; alphabetical otherwise."""
-    order = {"W": "0", "E": "1"}
-    return (
-        (0, order[name])
-        if name in order
-        else (1, name[1:].zfill(4) + name[0] if name[0] in "NS" and name[1:].isdigit() else name)
-    )
+def require_signals(net: RoadNet, where: str) -> None:
+    """Raise if the network has no traffic light with a program.
+
+    Raises:
+        NetworkFileError: naming the file and what the scenario needs.
+    """
+    if not net.programs:
+        raise NetworkFileError(
+            f"{net.file}: the network has no traffic lights, but {where} needs signal "
+            "programs to control; give a network with <tlLogic> elements (netconvert "
+            "--tls.guess, or netgenerate --tls.set)"
+        )

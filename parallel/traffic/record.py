@@ -19,8 +19,8 @@ from parallel.core.errors import UserInputError
 from parallel.core.runfolder import RunFolder, git_revision, versions
 from parallel.core.seeds import Stage, stream
 from parallel.traffic.actual import make_actual
-from parallel.traffic.network import graph_to_json
 from parallel.traffic.scenario import Scenario, resolved_yaml
+from parallel.traffic.topology import graph_to_json
 
 
 def record(sc: Scenario, out: Path, argv: list[str] | None = None) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from parallel.config.schema import Strict, read_with_overrides, validate
 from parallel.config.yamlsrc import PathKey, line_of
 from parallel.core.errors import ScenarioError
 from parallel.metrics.c2st import C2STConfig
-from parallel.traffic.network import NetworkConfig
+from parallel.traffic.topology import NetworkConfig
 
 KPI = Literal[
     "mean_delay_s", "mean_travel_time_s", "p95_travel_time_s", "throughput_veh_h", "max_queue_veh"

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from xml.sax.saxutils import quoteattr
 
-from parallel.traffic.roadnet import Phase, Program, RoadNet
+from parallel.traffic.network import Phase, Program, RoadNet
 
 #: no green is retimed below this
 MIN_GREEN_S = 5.0

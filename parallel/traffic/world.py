@@ -12,7 +12,6 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from parallel.traffic.network import NetworkConfig, Topology, topology
 from parallel.traffic.observation import Observation
 from parallel.traffic.scenario import (
     ArtificialParams,
@@ -22,6 +21,7 @@ from parallel.traffic.scenario import (
     Plan,
     Scenario,
 )
+from parallel.traffic.topology import NetworkConfig, Topology, topology
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from parallel.traffic.network import Topology
 from parallel.traffic.signals import Timing
+from parallel.traffic.topology import Topology
 from parallel.vision.scene import CLASSES, SIZES, STOP_BACK_M, Vehicles
 
 MASK_CLASSES = {"background": 0, "road": 1, "lane_marking": 2, "car": 3, "truck": 4, "bus": 5}

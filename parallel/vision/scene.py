@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from parallel.traffic.network import Topology
+from parallel.traffic.topology import Topology
 
 CLASSES = ("car", "truck", "bus")
 #: (length, width, height) in metres

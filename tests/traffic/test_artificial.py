@@ -8,10 +8,10 @@ import pytest
 from parallel.traffic.actual.reference import ReferenceWorld
 from parallel.traffic.artificial.behaviours import Buffer, lognormal_headway
 from parallel.traffic.artificial.model import simulate
-from parallel.traffic.network import NetworkConfig, topology
 from parallel.traffic.observation import DETECTOR_SCHEMA, VEHICLE_SCHEMA
 from parallel.traffic.scenario import Plan
 from parallel.traffic.signals import Timing
+from parallel.traffic.topology import NetworkConfig, topology
 from parallel.traffic.world import WorldSpec
 
 

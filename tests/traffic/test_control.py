@@ -21,7 +21,7 @@ from parallel.traffic.control import (
     settings,
 )
 from parallel.traffic.demand import RouteDemand
-from parallel.traffic.roadnet import read_net
+from parallel.traffic.network import read_net
 from parallel.traffic.timing import ProgramTiming, incumbent, tls_xml
 from tests.conftest import ROOT
 

@@ -10,7 +10,7 @@ import pytest
 
 from parallel.core.errors import DataError
 from parallel.traffic.demand import RouteDemand, candidate_routes, entries_and_exits, estimate
-from parallel.traffic.roadnet import read_net
+from parallel.traffic.network import read_net
 from tests.conftest import ROOT
 
 pytest.importorskip("sumolib")

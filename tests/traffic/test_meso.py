@@ -7,7 +7,7 @@ import pandas as pd
 
 from parallel.traffic.artificial.meso import Horizon, MesoParams, simulate_net
 from parallel.traffic.demand import RouteDemand
-from parallel.traffic.roadnet import Edge, Movement, Phase, Program, RoadNet
+from parallel.traffic.network import Edge, Movement, Phase, Program, RoadNet
 from parallel.traffic.timing import incumbent
 
 

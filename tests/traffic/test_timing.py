@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from parallel.traffic.roadnet import read_net
+from parallel.traffic.network import read_net
 from parallel.traffic.timing import (
     MIN_GREEN_S,
     TimingPlan,

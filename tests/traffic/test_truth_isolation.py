@@ -18,13 +18,13 @@ from tests.conftest import ROOT, TINY, write_scenario
 # that drive it (found by scanning, not listed, so a new module is covered at once)
 TRAFFIC = ROOT / "parallel" / "traffic"
 SHARED = [
-    "network.py",
+    "topology.py",
     "signals.py",
     "world.py",
     "calibrate.py",
     "experiments.py",
     # real networks: the network model, plans, demand estimation and the city twin
-    "roadnet.py",
+    "network.py",
     "timing.py",
     "demand.py",
     "citytwin.py",

@@ -21,10 +21,10 @@ from collections import deque
 import numpy as np
 
 from parallel.core.seeds import children
-from parallel.traffic.network import Topology
 from parallel.traffic.observation import Observation, Recorder
 from parallel.traffic.scenario import Plan, Truth
 from parallel.traffic.signals import Timing
+from parallel.traffic.topology import Topology
 from parallel.traffic.world import WorldSpec
 
 MAX_DECEL = 4.5  # m/s², beyond which a driver runs an amber rather than stops

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from parallel.traffic.control import MaxPressure
-from parallel.traffic.roadnet import RoadNet
+from parallel.traffic.network import RoadNet
 from parallel.traffic.timing import TimingPlan
 
 

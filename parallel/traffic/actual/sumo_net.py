@@ -27,13 +27,13 @@ import pandas as pd
 from parallel.core.errors import RunError, UserInputError
 from parallel.traffic.actual.sumo import binary, worker_env
 from parallel.traffic.control import check_control
+from parallel.traffic.network import RoadNet, check_safe_xml, read_net
 from parallel.traffic.observation import (
     VEHICLE_SCHEMA,
     Observation,
     compute_kpis,
     detector_table,
 )
-from parallel.traffic.roadnet import RoadNet, check_safe_xml, read_net
 from parallel.traffic.timing import TimingPlan, tls_xml
 
 

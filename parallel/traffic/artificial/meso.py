@@ -36,13 +36,13 @@ import simpy
 from parallel.core.seeds import children
 from parallel.traffic.control import MaxPressure, phase_lanes
 from parallel.traffic.demand import RouteDemand
+from parallel.traffic.network import RoadNet
 from parallel.traffic.observation import (
     VEHICLE_SCHEMA,
     Observation,
     compute_kpis,
     detector_table,
 )
-from parallel.traffic.roadnet import RoadNet
 from parallel.traffic.timing import TimingPlan, phases
 
 #: a vehicle that waited longer than this at a stop line has stopped
@@ -540,7 +540,7 @@ def simulate_net(
     """Run the artificial world once on a real network.
 
     Args:
-        net: the network (from :func:`parallel.traffic.roadnet.read_net`).
+        net: the network (from :func:`parallel.traffic.network.read_net`).
         plan: the signal plan in force.
         demand: route flows (estimated from counts and probes, never the trip file).
         params: behaviour parameters.

@@ -27,10 +27,10 @@ from parallel.traffic.artificial.behaviours import (
     Sampler,
     uniform,
 )
-from parallel.traffic.network import Topology
 from parallel.traffic.observation import Observation, Recorder
 from parallel.traffic.scenario import Plan
 from parallel.traffic.signals import Signal, Timing, controller
+from parallel.traffic.topology import Topology
 from parallel.traffic.world import Params, WorldSpec
 
 #: a vehicle that waits longer than this at a stop line before being served has stopped

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from parallel.core.errors import UserInputError
-from parallel.traffic.roadnet import NetworkFileError, read_net, require_signals
+from parallel.traffic.network import NetworkFileError, read_net, require_signals
 from tests.conftest import ROOT
 
 RESCO = ROOT / "scenarios" / "data" / "resco"

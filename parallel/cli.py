@@ -357,7 +357,8 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
             f"[green]ok[/green] {args.scenario}: city scenario '{c.name}' on {scfg.net_file.name}: "
             f"{len(net.edges)} edges, {len(net.movements)} movements, {len(net.programs)} "
             f"traffic lights; hour {scfg.begin_s:.0f}-{scfg.end_s:.0f} s; fidelity design "
-            f"{c.fidelity.plans} plans x {c.fidelity.reps} replications"
+            f"{c.fidelity.plans} plans x {c.fidelity.reps} replications; the loop compares "
+            f"{', '.join(p.policy for p in c.loop.policies)} over {c.loop.rounds} rounds"
         )
         return 0
     if is_gan_scenario(args.scenario):

@@ -630,11 +630,10 @@ def _train_config(args: argparse.Namespace, defaults: dict[str, Any]) -> Any:
 
 
 def _check_train_out(args: argparse.Namespace) -> None:
-    """Raises UserInputError when --out is a file, or holds a checkpoint without --resume."""
+    """Raises UserInputError when --out holds a checkpoint without --resume (a file or a
+    user's folder was already refused by the output-folder rule)."""
     from parallel.gan.train import CHECKPOINT
 
-    if args.out.exists() and not args.out.is_dir():
-        raise UserInputError(f"--out {args.out}: exists and is not a folder")
     if (args.out / CHECKPOINT).is_file() and not args.resume:
         raise UserInputError(
             f"--out {args.out} already holds a checkpoint; pass --resume to continue "

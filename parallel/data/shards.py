@@ -37,6 +37,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from parallel.core.errors import UserInputError
+from parallel.core.outdir import MARK
 from parallel.core.runfolder import atomic_write, read_json
 
 MANIFEST = "manifest.json"
@@ -205,7 +206,7 @@ def previous_manifest(
         )
     for sub in subdirs:
         (out / sub).mkdir(exist_ok=True)
-    if old is not None or (out / ".parallel-out.json").is_file():  # only in a folder of ours
+    if old is not None or (out / MARK).is_file():  # only in a folder of ours
         for stray in [
             *out.glob(".*.tmp"),
             *(s for d in subdirs for s in (out / d).glob(".*.tmp")),

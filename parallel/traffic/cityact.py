@@ -34,7 +34,7 @@ from parallel.traffic.control import POLICIES, check_control, make_control, move
 from parallel.traffic.experiments import summarise
 from parallel.traffic.network import RoadNet
 from parallel.traffic.scenario import KPI_NAMES
-from parallel.traffic.timing import ProgramTiming, TimingPlan, design
+from parallel.traffic.timing import TimingPlan, design, scale_cycle
 
 OBJECTIVE = "mean_delay_s"
 #: runs a list of controls in the twin (every control x every replication, CRN) and
@@ -96,8 +96,8 @@ def optimise(
     out: list[tuple[TimingPlan, pd.DataFrame]] = []
 
     def objective(trial: Any) -> float:
-        plan = _scaled(net, start, {t: trial.suggest_float(t, 0.6, 1.6) for t in progs})
-        plan = replace(plan, label=f"{label} trial {trial.number + 1}")
+        factors = {t: trial.suggest_float(t, 0.6, 1.6) for t in progs}
+        plan = scale_cycle(start, net, factors, f"{label} trial {trial.number + 1}")
         runs = evaluate([plan])
         out.append((plan, runs))
         return float(runs[OBJECTIVE].mean())
@@ -105,17 +105,6 @@ def optimise(
     study.enqueue_trial({t: 1.0 for t in progs})  # the start itself anchors the search
     study.optimize(objective, n_trials=trials)
     return out
-
-
-def _scaled(net: RoadNet, plan: TimingPlan, factors: dict[str, float]) -> TimingPlan:
-    out = {}
-    for tls, t in plan.programs.items():
-        cycle = plan.cycle_s(net, tls)
-        fixed = cycle - sum(t.greens)
-        total = max(cycle * factors[tls] - fixed, 5.0 * len(t.greens))
-        k = total / max(sum(t.greens), 1e-9)
-        out[tls] = ProgramTiming(tuple(max(5.0, round(g * k, 1)) for g in t.greens), t.offset_s)
-    return TimingPlan(plan.label, out)
 
 
 def trust_margin(errors: list[float], floor: float) -> float:

@@ -111,13 +111,17 @@ def phases(prog: Program, timing: ProgramTiming) -> list[Phase]:
     ]
 
 
-def scale_cycle(plan: TimingPlan, net: RoadNet, factor: float, label: str) -> TimingPlan:
-    """Every program's cycle times ``factor``, the change taken by the greens alone."""
+def scale_cycle(
+    plan: TimingPlan, net: RoadNet, factor: float | dict[str, float], label: str
+) -> TimingPlan:
+    """Every program's cycle times ``factor`` (one for all, or one per traffic light), the
+    change taken by the greens alone."""
     out = {}
     for tls, t in plan.programs.items():
         cycle = plan.cycle_s(net, tls)
         fixed = cycle - sum(t.greens)
-        green_total = max(cycle * factor - fixed, MIN_GREEN_S * len(t.greens))
+        f = factor[tls] if isinstance(factor, dict) else factor
+        green_total = max(cycle * f - fixed, MIN_GREEN_S * len(t.greens))
         k = green_total / max(sum(t.greens), 1e-9)
         out[tls] = ProgramTiming(
             tuple(max(MIN_GREEN_S, round(g * k, 1)) for g in t.greens), t.offset_s

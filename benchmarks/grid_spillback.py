@@ -9,6 +9,10 @@ and report how far each world's prediction for the spillback plan C50/s0.80 is f
 SUMO's measurement.
 
     python -m benchmarks.grid_spillback [--reps 3] [--workers 2]
+
+``--export DIR`` only writes the grid as a city (``grid3.net.xml`` with netgenerate's own
+programs, ``grid3.rou.xml``, ``grid3.sumocfg``): that is how ``scenarios/data/grid3/``
+was made.
 """
 
 from __future__ import annotations
@@ -90,21 +94,78 @@ def build(tmp: Path, seed: int) -> tuple[Path, RoadNet, list[TimingPlan]]:
     return tmp / "grid.sumocfg", net, plans
 
 
+def _compact(routes_xml: str) -> str:
+    """The same vehicles with each distinct route written once (``<route id>``)."""
+    import defusedxml.ElementTree as DET
+
+    root = DET.fromstring(routes_xml)
+    ids: dict[str, str] = {}
+    body = []
+    for el in root:
+        if el.tag != "vehicle":
+            continue
+        r = el.find("route")
+        edges = str(r.get("edges") if r is not None else "")
+        rid = ids.setdefault(edges, f"r{len(ids)}")
+        attrs = " ".join(f'{k}="{v}"' for k, v in el.attrib.items())
+        body.append(f'  <vehicle {attrs} route="{rid}"/>\n')
+    vtype = root.find("vType")
+    assert vtype is not None
+    head = "  <vType " + " ".join(f'{k}="{v}"' for k, v in vtype.attrib.items()) + "/>\n"
+    defs = [f'  <route id="{rid}" edges="{e}"/>\n' for e, rid in ids.items()]
+    return "<routes>\n" + head + "".join(defs) + "".join(body) + "</routes>\n"
+
+
+def export(out: Path, seed: int = 4) -> None:
+    """Write the grid, its hidden demand and a .sumocfg as a city scenario's files."""
+    import shutil
+
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="grid-") as d:
+        cfg, _, _ = build(Path(d), seed)
+        shutil.copy(Path(d) / "grid" / "network.net.xml", out / "grid3.net.xml")
+        (out / "grid3.rou.xml").write_text(_compact((Path(d) / "grid.rou.xml").read_text()))
+        end = float(str(cfg.read_text()).split('<end value="')[1].split('"')[0])
+    (out / "grid3.sumocfg").write_text(
+        '<configuration><input><net-file value="grid3.net.xml"/>'
+        '<route-files value="grid3.rou.xml"/></input>'
+        f'<time><begin value="0"/><end value="{end:g}"/></time></configuration>\n'
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--export", type=Path, help="only write the grid's city files here")
+    ap.add_argument(
+        "--calibrate-on",
+        type=int,
+        default=2,
+        help="observations the twin is calibrated on: the design's first plans (default 2: "
+        "the incumbent and C50/s0.50, as the closed loop has them after round 2)",
+    )
     args = ap.parse_args()
+    if args.export:
+        export(args.export)
+        return
     with tempfile.TemporaryDirectory(prefix="grid-") as d:
         tmp = Path(d)
         cfg, net, plans = build(tmp, 4)
+        # the twin as scenarios/grid3.yaml sets it up (prior and calibrated parameters)
+        grid3 = yaml.safe_load(Path("scenarios/grid3.yaml").read_text())
         scen = {
             "name": "sumo_grid_city",
             "seed": 4,
             "sumo": {"config": str(cfg)},
-            "observation": {"interval_s": 900, "probe_share": 0.1},
-            "artificial": {"replications": 10, "params": {"saturation_headway_s": 1.6}},
-            "fidelity": {"plans": min(len(plans), 13), "reps": args.reps},
+            "observation": grid3["observation"],
+            "artificial": {**grid3["artificial"], "replications": 10},
+            "calibration": grid3["calibration"],
+            "fidelity": {
+                "plans": min(len(plans), 13),
+                "reps": args.reps,
+                "calibrate_on": args.calibrate_on,
+            },
         }
         (tmp / "grid.yaml").write_text(yaml.safe_dump(scen))
         sc = load_city(tmp / "grid.yaml")

@@ -94,9 +94,11 @@ def _traffic_commands(sub: Any) -> None:
     rec = sub.add_parser(
         "record",
         help="observe a scenario's actual world once and write the data",
-        epilog="example: parallel record scenarios/sumo_grid.yaml --out observed",
+        epilog="examples: parallel record scenarios/grid3.yaml --out observed (a city "
+        "scenario: SUMO under the network's own programs; replay it with sumo.replay); "
+        "parallel record scenarios/sumo_grid.yaml --out observed",
     )
-    rec.add_argument("scenario", type=Path, help="a traffic scenario .yaml")
+    rec.add_argument("scenario", type=Path, help="a traffic or city scenario .yaml")
     rec.add_argument("--out", type=Path, required=True, help="folder for the recording")
     rec.add_argument("--seed", type=_count(0), help="override the scenario's seed")
 
@@ -353,6 +355,10 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
         c = load_city(args.scenario)
         scfg = read_sumocfg(c.sumocfg)
         net = read_net(scfg.net_file)
+        if c.replay_dir is not None:  # read and check the recording as `run` would
+            from parallel.traffic.actual.recorded import RecordedCity
+
+            RecordedCity(c.replay_dir, net, scfg.end_s - scfg.begin_s, c.observation.interval_s)
         console.print(
             f"[green]ok[/green] {args.scenario}: city scenario '{c.name}' on {scfg.net_file.name}: "
             f"{len(net.edges)} edges, {len(net.movements)} movements, {len(net.programs)} "
@@ -387,20 +393,15 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
 
 def _summary_screen(console: Console, folder: Any, summary: dict[str, Any]) -> None:
     t = Table(title=f"{summary['scenario']}: rounds", show_lines=False)
-    for col in (
-        "round",
-        "plan",
-        "actual delay s",
-        "predicted s",
-        "discrepancy",
-        "after adapt",
-        "GEH<5",
-        "C2ST AUC",
-        "chosen",
-    ):
+    after = any(r.get("headline_after_adapt") for r in summary["rounds"])
+    cols = ["round", "plan", "actual delay s", "predicted s", "discrepancy", "after adapt"]
+    cols += ["GEH<5", "C2ST AUC"] + (["fitted s", "C2ST after"] if after else []) + ["chosen"]
+    for col in cols:
         t.add_column(col, justify="right")
     for r in summary["rounds"]:
-        hl = r["headline"]
+        hl, ha = r["headline"], r.get("headline_after_adapt") or {}
+        fit = (r.get("kpis_after_adapt") or {}).get("mean_delay_s", float("nan"))
+        extra = [f"{fit:.1f}", f"{ha.get('c2st_auc:vehicles', float('nan')):.2f}"]
         t.add_row(
             str(r["round"]),
             r["control"]["label"],
@@ -410,6 +411,7 @@ def _summary_screen(console: Console, folder: Any, summary: dict[str, Any]) -> N
             "-" if r["discrepancy"]["after"] is None else f"{r['discrepancy']['after']:.3f}",
             f"{hl.get('geh_share:counts', float('nan')):.2f}",
             f"{hl.get('c2st_auc:vehicles', float('nan')):.2f}",
+            *(extra if after else []),
             r["chosen"]["label"],
         )
     console.print(t)
@@ -580,9 +582,23 @@ def _train_scenario(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_record(args: argparse.Namespace, console: Console) -> int:
+    from parallel.scenarios import kind_of
     from parallel.traffic.record import record
     from parallel.traffic.scenario import load
 
+    if kind_of(args.scenario) == "city":
+        from parallel.traffic.actual.recorded import record_city
+        from parallel.traffic.city import load_city
+
+        c = load_city(args.scenario, _overrides(args))
+        with console.status(f"observing SUMO on {c.sumo.config} ..."):
+            p = record_city(c, args.out, sys.argv)
+        rows = p["rows"]
+        console.print(
+            f"wrote {rows['vehicles']} vehicle records, {rows['detectors']} detector intervals "
+            f"and {rows['probes']} probe routes to {args.out} (SUMO, seed {p['seed']})"
+        )
+        return 0
     sc = load(args.scenario, _overrides(args))
     with console.status(
         f"observing the {sc.actual.world} world for {sc.demand.duration_s:g} s ..."
@@ -930,6 +946,12 @@ def cmd_fidelity(args: argparse.Namespace, console: Console) -> int:
         if v is not None
     }
     sc = load_city(args.scenario, overrides)
+    if sc.sumo.replay is not None:
+        raise UserInputError(
+            f"{args.scenario}: fidelity runs every plan of its design in SUMO, and this "
+            f"scenario replays a recording (sumo.replay: {sc.sumo.replay}); use a scenario "
+            "without sumo.replay on the same network (scenarios/grid3.yaml for the quickstart)"
+        )
     for opt in ("plans", "reps"):
         v = getattr(args, opt)
         if v is not None and not (2 if opt == "plans" else 1) <= v <= (

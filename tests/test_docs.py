@@ -38,7 +38,8 @@ def test_yaml_examples_validate(tmp_path: Path, i: int) -> None:
     if "\nsumo:" in text:  # a city scenario: next to the shipped RESCO data
         import shutil
 
-        shutil.copytree(ROOT / "scenarios" / "data" / "resco", tmp_path / "data" / "resco")
+        for d in ("resco", "grid3"):
+            shutil.copytree(ROOT / "scenarios" / "data" / d, tmp_path / "data" / d)
         from parallel.traffic.city import load_city
 
         assert load_city(p).name

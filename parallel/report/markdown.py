@@ -61,16 +61,18 @@ def _rounds(rounds: list[dict[str, Any]]) -> list[str]:
         "## Rounds",
         "",
         "| round | plan | actual delay s | predicted delay s | discrepancy before | after | "
-        "GEH<5 share | C2ST AUC | chosen next |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "GEH<5 share | C2ST AUC | fitted delay s | GEH<5 after | C2ST after | chosen next |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rounds:
-        hl = r["headline"]
+        hl, ha = r["headline"], r.get("headline_after") or {}
+        fit = (r.get("artificial_kpis_after") or {}).get("mean_delay_s")
         out.append(
             f"| {r['round']} | {r['control']['label']} | {_f(r['actual_kpis']['mean_delay_s'])} | "
             f"{_f(r['predicted_kpis']['mean_delay_s'])} | {_f(r['discrepancy']['before'], 3)} | "
             f"{_f(r.get('discrepancy_after'), 3)} | {_f(hl.get('geh_share:counts'))} | "
-            f"{_f(hl.get('c2st_auc:vehicles'))} | {r['chosen']['label']} |"
+            f"{_f(hl.get('c2st_auc:vehicles'))} | {_f(fit)} | {_f(r.get('geh_share_after'))} | "
+            f"{_f(ha.get('c2st_auc:vehicles'))} | {r['chosen']['label']} |"
         )
     return out
 

@@ -74,12 +74,13 @@ def convergence(rounds: list[dict[str, Any]], final: dict[str, Any], objective: 
     pred = [x["predicted_kpis"][objective] for x in rounds]
     ax[1].plot(r, actual, "o-", label="actual")
     ax[1].plot(r, pred, "s--", label="predicted before applying")
-    ci = [x["chosen_ci"][objective] for x in rounds]
+    # one replication has no interval: NaN, stored in JSON as null
+    ci = np.array([x["chosen_ci"][objective] for x in rounds], dtype=float)
     nxt = [v + 1 for v in r]
     ax[1].errorbar(
         nxt,
         [x["chosen_predicted_kpis"][objective] for x in rounds],
-        yerr=np.abs(np.array(ci).T - [x["chosen_predicted_kpis"][objective] for x in rounds]),
+        yerr=np.abs(ci.T - [x["chosen_predicted_kpis"][objective] for x in rounds]),
         fmt="none",
         ecolor="grey",
         capsize=4,

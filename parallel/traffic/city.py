@@ -30,6 +30,7 @@ CityParam = Literal[
     "jam_spacing_m",
     "speed_factor_mean",
     "startup_lost_s",
+    "amber_used_s",
     "critical_gap_s",
     "stop_penalty_s",
     "depart_loss_s",
@@ -46,6 +47,11 @@ class SumoSource(Strict):
     time window (begin, end)."""
     time_to_teleport_s: float = Field(300.0, gt=0, le=3600)
     """SUMO's ``--time-to-teleport``: a vehicle stuck this long jumps ahead (gridlock)."""
+    replay: str | None = None
+    """A folder that ``parallel record`` wrote from this configuration (relative to the
+    scenario): the actual world replays that observation instead of running SUMO, so SUMO
+    need not be installed. A recording cannot be acted on: the loop observes it once,
+    learns the twin and recommends a control."""
 
 
 class CityObservation(Strict):
@@ -72,6 +78,10 @@ class MesoPrior(Strict):
     """Spread of the speed factor between drivers."""
     startup_lost_s: float = Field(2.0, ge=0, le=10)
     """Start-up lost time at the start of each green, s."""
+    amber_used_s: float = Field(0.0, ge=0, le=6)
+    """How long into an amber a queue still discharges, s (HCM's extension of effective
+    green, 2 s in its tables). SUMO's default cars brake for an amber whenever they can
+    (decel 4.5 m/s²), hence 0; drivers who brake gently run into it."""
     critical_gap_s: float = Field(4.0, ge=0.5, le=12)
     """Gap a yielding vehicle needs in the stream with right of way, s."""
     stop_penalty_s: float = Field(2.0, ge=0, le=20)
@@ -102,7 +112,7 @@ class CityCalibration(Strict):
     """Which parameters are fitted (the rest keep their prior). Few on purpose: one
     observation under one plan cannot tell capacity from running losses, and parameters
     that compensate for each other fit the incumbent but mispredict other plans."""
-    budget: int = Field(30, ge=5, le=2000)
+    budget: int = Field(40, ge=5, le=2000)
     """Candidate parameter sets evaluated (scipy's Nelder-Mead)."""
     replications: int = Field(2, ge=1, le=20)
     """Artificial runs per candidate (common random numbers across candidates)."""
@@ -120,6 +130,10 @@ class FidelityConfig(Strict):
     """Replications of every plan in every world."""
     meso: bool = True
     """Also run SUMO's mesoscopic model as the peer baseline."""
+    calibrate_on: int = Field(1, ge=1, le=5)
+    """Observations the twin is calibrated on: the first this-many plans of the design,
+    each run once in SUMO (1: the incumbent alone, as a city first has it; the closed
+    loop has one more per round)."""
 
 
 class PolicyChoice(Strict):
@@ -198,6 +212,12 @@ class CityScenario(Strict):
     def sumocfg(self) -> Path:
         return (Path(self.source_dir) / self.sumo.config).resolve()
 
+    @property
+    def replay_dir(self) -> Path | None:
+        """The recording the actual world replays, if any."""
+        r = self.sumo.replay
+        return None if r is None else (Path(self.source_dir) / r).resolve()
+
 
 def is_city_scenario(data: dict[str, Any]) -> bool:
     return isinstance(data, dict) and "sumo" in data
@@ -232,6 +252,14 @@ def load_city(path: str | Path, overrides: dict[str, Any] | None = None) -> City
             check_trips(net, trips)
     except UserInputError as exc:
         raise ScenarioError(str(exc), file=p, line=line, field="sumo.config") from None
+    if sc.replay_dir is not None and not (sc.replay_dir / "provenance.json").is_file():
+        raise ScenarioError(
+            f"recording {str(sc.replay_dir)!r} not found (no provenance.json there); make it "
+            f"with: parallel record <a scenario with this sumo.config> --out {sc.sumo.replay}",
+            file=p,
+            line=line_of(lines, ("sumo", "replay"))[0],
+            field="sumo.replay",
+        )
     det = sc.observation.detectors
     if det != "all":
         missing = [d for d in det if d not in net.edge_index]

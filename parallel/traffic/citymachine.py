@@ -21,6 +21,7 @@ import pandas as pd
 
 from parallel.core.executors import Executor
 from parallel.core.seeds import Stage, rng, stream
+from parallel.traffic.actual.recorded import RecordedCity
 from parallel.traffic.actual.sumo_net import SumoNetWorld, read_sumocfg
 from parallel.traffic.artificial.meso import Horizon, MesoParams
 from parallel.traffic.city import CityScenario
@@ -67,10 +68,16 @@ class CityMachine:
         cfg = read_sumocfg(sc.sumocfg)
         self.net = read_net(cfg.net_file)
         self.horizon = Horizon(cfg.begin_s, cfg.end_s - cfg.begin_s, sc.observation.interval_s)
-        self.actual_world = SumoNetWorld(
-            cfg, self.horizon.interval_s, sc.observation.probe_share,
-            work_dir or Path("sumo"), time_to_teleport_s=sc.sumo.time_to_teleport_s,
-        )  # fmt: skip
+        self.actual_world: SumoNetWorld | RecordedCity
+        if sc.replay_dir is not None:
+            self.actual_world = RecordedCity(
+                sc.replay_dir, self.net, self.horizon.duration_s, self.horizon.interval_s
+            )
+        else:
+            self.actual_world = SumoNetWorld(
+                cfg, self.horizon.interval_s, sc.observation.probe_share,
+                work_dir or Path("sumo"), time_to_teleport_s=sc.sumo.time_to_teleport_s,
+            )  # fmt: skip
         self.judge_cfg = JudgeConfig(detector_interval_s=self.horizon.interval_s)
         self.plan: TimingPlan = incumbent(self.net)
         self.twin: CityTwin | None = None
@@ -171,6 +178,10 @@ class CityMachine:
             "discrepancy_after": discrepancy(actual, [after]),
             "geh_share_after": geh_share(actual, after, self.horizon.interval_s),
             "artificial_kpis_after": after.kpis,
+            # the calibrated twin judged as the round's prior was: how far to trust it now
+            "headline_after": judge(
+                actual, after, self.judge_cfg, rng(self.sc.seed, Stage.JUDGE, rnd, 1)
+            ).headline(),
         }
 
     def act(self, rnd: int) -> dict[str, Any]:
@@ -201,6 +212,16 @@ class CityMachine:
     def finish(self) -> dict[str, Any]:
         """Apply the last chosen plan in SUMO and record what happened."""
         assert self.predicted is not None and self.first is not None
+        if not self.actual_world.actionable:
+            return {
+                "applied": False,
+                "control": self._control(self.plan),
+                "note": "a recording cannot be acted on; the chosen control is a "
+                "recommendation (run the scenario without sumo.replay to apply it in SUMO)",
+                "params": self.twin.params.flat() if self.twin else None,
+                "predicted_kpis": self.predicted,
+                "actual_kpis": None,
+            }
         n = self.sc.loop.rounds
         obs = self.actual_world.observe(self.plan, stream(self.sc.seed, Stage.ACTUAL, n))
         self._save(obs, "final.actual")

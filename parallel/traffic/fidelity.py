@@ -105,15 +105,21 @@ def run_fidelity(
         sc.sumo.time_to_teleport_s, net=net,
     )  # fmt: skip
     design_plans = design_plans or design(net, n_plans)
-    say("observe (SUMO, incumbent plan)", 0, 1)
-    observed = actual.observe(
-        design_plans[0], stream(sc.seed, Stage.ACTUAL, 0), out / "calibration"
-    )
-    say("observe (SUMO, incumbent plan)", 1, 1)
+    k_obs = min(sc.fidelity.calibrate_on, len(design_plans))
+    calib: list[tuple[TimingPlan, Observation]] = []
+    for i in range(k_obs):  # the incumbent first, as the loop's first round sees it
+        say("observe (SUMO) to calibrate on", i, k_obs)
+        run = out / ("calibration" if i == 0 else f"calibration{i + 1}")
+        calib.append(
+            (
+                design_plans[i],
+                actual.observe(design_plans[i], stream(sc.seed, Stage.ACTUAL, i), run),
+            )
+        )
+    say("observe (SUMO) to calibrate on", k_obs, k_obs)
+    observed = calib[0][1]
     t0 = time.perf_counter()
-    twin = learn(
-        sc, net, horizon, [(design_plans[0], observed)], lambda k, n: say("calibrate", k, n)
-    )
+    twin = learn(sc, net, horizon, calib, lambda k, n: say("calibrate", k, n))
     learn_s = time.perf_counter() - t0
     if more_plans is not None:
         design_plans = [*design_plans, *more_plans(twin)]
@@ -235,6 +241,7 @@ def summarise(
         "artificial_reps": len(runs[("artificial", 0)]),
         "interval_s": horizon.interval_s,
         "probe_share": sc.observation.probe_share,
+        "calibrated_on_plans": [p.label for p in plans[: sc.fidelity.calibrate_on]],
         "seed": sc.seed,
         "learn_s": learn_s,
         "kpis": {k: KPI_DOC.get(k, "") for k in KPIS},

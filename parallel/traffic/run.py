@@ -41,6 +41,8 @@ def round_summary(r: dict[str, Any]) -> dict[str, Any]:
         "predicted_kpis": r["predicted_kpis"],
         "discrepancy": {**r["discrepancy"], "after": r.get("discrepancy_after")},
         "geh_share_after_adapt": r.get("geh_share_after"),
+        "kpis_after_adapt": r.get("artificial_kpis_after"),
+        "headline_after_adapt": r.get("headline_after"),
         "headline": r["headline"],
         "chosen": r["chosen"],
         "chosen_predicted_kpis": r["chosen_predicted_kpis"],
@@ -173,7 +175,7 @@ def run_city(
             "scenario": sc.name,
             "seed": sc.seed,
             "executor": kind,
-            "actual_world": "sumo",
+            "actual_world": "sumo" if sc.sumo.replay is None else "recorded sumo",
             "rounds": [round_summary(r) for r in hist.rounds],
             "calibration": {
                 "fitted": {k: last["fitted"][k] for k in keys} if last else {},
@@ -188,6 +190,8 @@ def run_city(
 
     data = sc.model_dump(mode="json", exclude={"source_dir"})
     data["sumo"]["config"] = str(sc.sumocfg)
+    if sc.replay_dir is not None:
+        data["sumo"]["replay"] = str(sc.replay_dir)
     hooks = Hooks(summary, _metrics, lambda folder: render(folder, plots=sc.report.plots))
     return run_machine(
         name=sc.name,
@@ -196,7 +200,8 @@ def run_city(
         resolved_yaml=yaml.safe_dump(data, sort_keys=False),
         info=provenance(sc.seed, kind, ex.workers, argv) | {"kind": "city"},
         build=build,
-        rounds=lambda m: sc.loop.rounds,
+        # a recording cannot be acted on: it is observed once
+        rounds=lambda m: sc.loop.rounds if m.actual_world.actionable else 1,  # type: ignore[attr-defined]
         hooks=hooks,
         on_event=on_event,
         cleanup=lambda abort: ex.close(abort=abort),

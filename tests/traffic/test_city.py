@@ -75,7 +75,7 @@ def test_a_network_without_traffic_lights(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_fidelity_end_to_end(tmp_path: Path) -> None:
-    p = _city(tmp_path)
+    p = _city(tmp_path, fidelity={"plans": 3, "reps": 1, "calibrate_on": 2})
     out = tmp_path / "fid"
     res = run_cli("fidelity", str(p), "--out", str(out), "--plans", "3", "--reps", "1")
     assert res.returncode == 0, res.stderr
@@ -89,6 +89,9 @@ def test_fidelity_end_to_end(tmp_path: Path) -> None:
     for world in ("actual", "artificial", "meso"):
         assert row[world]["mean_delay_s"]["mean"] > 0
     assert 0.0 <= r["geh_share"]["artificial"] <= 1.0
+    # calibrated on the design's first two plans, each observed in SUMO once
+    assert r["settings"]["calibrated_on_plans"] == [r["plans"][0]["label"], r["plans"][1]["label"]]
+    assert (out / "calibration").is_dir() and (out / "calibration2").is_dir()
     assert "Predicted against measured" in (out / "report.html").read_text()
     # a folder with files in it is never written into
     again = run_cli("fidelity", str(p), "--out", str(out))

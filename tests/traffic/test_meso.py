@@ -88,3 +88,35 @@ def test_same_seed_same_records() -> None:
     pd.testing.assert_frame_equal(a, b)
     pd.testing.assert_frame_equal(da, db)
     assert not a.equals(c)
+
+
+def test_a_vehicle_that_waits_through_several_reds_stops_each_time() -> None:
+    # 700 veh/h against a light that serves at most 30 s of 93 (about 430 veh/h at 2.5 s):
+    # the queue grows, and a vehicle far back halts once per red it waits through, as
+    # SUMO's waitingCount counts it
+    net = corridor(400.0, SIGNAL)
+    over = RouteDemand(((0, 1, 2),), np.array([700.0]), np.ones(4))
+    p = MesoParams(saturation_headway_s=2.5)
+    veh = simulate_net(net, incumbent(net), over, p, HOUR, np.random.SeedSequence(2)).vehicles
+    long_wait = veh[veh.delay_s > 3 * 93]
+    assert len(long_wait) > 20
+    assert long_wait.stops.min() >= 3  # at least one halt per cycle waited through
+    light = RouteDemand(((0, 1, 2),), np.array([100.0]), np.ones(4))
+    calm = simulate_net(net, incumbent(net), light, p, HOUR, np.random.SeedSequence(2)).vehicles
+    # one red at most: a stop, and one more if it joined a queue just before the red
+    assert calm.stops.max() <= 2 and calm.stops.mean() < 1
+
+
+def test_a_queue_runs_into_the_amber_only_as_long_as_told() -> None:
+    net = corridor(400.0, SIGNAL)
+    over = RouteDemand(((0, 1, 2),), np.array([700.0]), np.ones(4))
+    out = {}
+    for amber in (0.0, 0.5, 2.5):
+        p = MesoParams(saturation_headway_s=2.5, amber_used_s=amber)
+        obs = simulate_net(net, incumbent(net), over, p, HOUR, np.random.SeedSequence(2))
+        out[amber] = int(obs.detectors[obs.detectors.link == "mid"]["count"].sum())
+    # the saturated queue's last vehicle of a green reaches the line 2 s into the amber
+    # (start-up 2 s, then every 2.5 s): half a second of amber lets nobody more through,
+    # 2.5 s lets one more per cycle (38 full cycles in the hour)
+    assert out[0.5] == out[0.0]
+    assert 36 <= out[2.5] - out[0.0] <= 39

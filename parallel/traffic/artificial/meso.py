@@ -60,6 +60,7 @@ class MesoParams:
     speed_factor_mean: float = 1.0
     speed_factor_sd: float = 0.1
     startup_lost_s: float = 2.0
+    amber_used_s: float = 0.0
     critical_gap_s: float = 4.0
     stop_penalty_s: float = 2.0
     depart_loss_s: float = 2.7
@@ -114,6 +115,7 @@ class _Meso:
         self.wait = np.zeros((len(net.edges), n_int))
         self.rows: list[tuple] = []
         self.light: dict[str, str] = {}
+        self.since: dict[str, float] = {}  # when each light last changed
         self.changed: dict[str, simpy.Event] = {}
         for tls, prog in net.programs.items():
             if tls not in plan.programs:
@@ -158,6 +160,11 @@ class _Meso:
         self.busy = [0.0] * n  # a lane discharges its next vehicle no earlier than this
         self.red = [True] * n  # the lane's signal was red when its server last looked
         self.seen = [-1e9] * n  # when a vehicle last reached or left the lane's stop line
+        # a queue that moved and then halts (red, no room, no gap) halts every vehicle in
+        # it once more: SUMO counts each halt in a trip's waitingCount, and a vehicle that
+        # waits through several cycles stops several times
+        self.halts = [0] * n
+        self.moving = [False] * n
         self.length = [e.length_m for e in net.edges]
         self.speed = [e.speed_mps for e in net.edges]
 
@@ -201,6 +208,7 @@ class _Meso:
         if self.light.get(tls) == state:
             return
         self.light[tls] = state
+        self.since[tls] = self.env.now
         ev, self.changed[tls] = self.changed[tls], self.env.event()
         ev.succeed()
 
@@ -256,6 +264,10 @@ class _Meso:
             return "G"
         if "g" in cs:
             return "g"
+        # the queue goes on discharging into the first part of the amber (HCM's extension
+        # of effective green): who is already moving off the line cannot stop in time
+        if "y" in cs and self.env.now - self.since[mv.tls] < self.p.amber_used_s:
+            return "G"
         return "r"
 
     def _may_pass(self, m: int) -> bool:
@@ -291,6 +303,7 @@ class _Meso:
         blocked_since = -1.0
         while True:
             if not q:
+                self.moving[lane] = False  # an empty lane has nobody left to halt
                 self.idle[lane] = ev = env.event()
                 yield ev
                 continue
@@ -299,6 +312,7 @@ class _Meso:
             c = self._colour(m)
             if c == "r":
                 self.red[lane] = True
+                self._halt(lane)
                 yield self.changed[mv.tls]  # type: ignore[index]
                 continue
             if self.red[lane] and c != "-":
@@ -319,10 +333,12 @@ class _Meso:
                     env.process(self._inside(veh, m, m2))
                     yield env.timeout(p.saturation_headway_s)
                     continue
+                self._halt(lane)
                 yield env.timeout(0.5)
                 continue
             target = self._target(m2, mv.to_edge)
             if self.occ[target] >= self.lane_cap[target]:
+                self._halt(lane)
                 if blocked_since < 0:
                     blocked_since = env.now
                 left = p.teleport_s - (env.now - blocked_since)
@@ -337,8 +353,14 @@ class _Meso:
             self.last_pass[m] = env.now
             self.busy[lane] = env.now + p.saturation_headway_s
             self.seen[lane] = env.now
+            self.moving[lane] = True
             veh.succeed(target)
             yield env.timeout(p.saturation_headway_s)
+
+    def _halt(self, lane: int) -> None:
+        if self.moving[lane]:
+            self.moving[lane] = False
+            self.halts[lane] += 1
 
     def _pass_now(self, lane: int, m: int, m2: int) -> int:
         """A vehicle reaching an empty stop line whose server is idle passes at once if the
@@ -416,9 +438,12 @@ class _Meso:
             if idle is not None:
                 self.idle[lane] = None
                 idle.succeed()
+            # joining a queue is a stop (its tail stands until the start wave reaches it);
+            # each later halt of the queue is another
+            here, h0 = lane, self.halts[lane]
             lane = yield ev
             if env.now - t_q > STOP_WAIT_S:
-                stops += 1
+                stops += 1 + self.halts[here] - h0
                 self._waited(e, t_q, env.now)
                 self._crossed(e, t_link)
                 yield env.timeout(self.p.stop_penalty_s)  # accelerating from a stop

@@ -355,16 +355,26 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
         c = load_city(args.scenario)
         scfg = read_sumocfg(c.sumocfg)
         net = read_net(scfg.net_file)
+        detail = (
+            f"fidelity design {c.fidelity.plans} plans x {c.fidelity.reps} replications; the "
+            f"loop compares {', '.join(p.policy for p in c.loop.policies)} over "
+            f"{c.loop.rounds} rounds"
+        )
         if c.replay_dir is not None:  # read and check the recording as `run` would
             from parallel.traffic.actual.recorded import RecordedCity
 
-            RecordedCity(c.replay_dir, net, scfg.end_s - scfg.begin_s, c.observation.interval_s)
+            rec = RecordedCity(
+                c.replay_dir, net, scfg.end_s - scfg.begin_s, c.observation.interval_s
+            )
+            detail = (
+                f"replays the recording {c.sumo.replay} ({len(rec.tables['vehicles'])} "
+                f"vehicles, no SUMO needed) once and recommends one of "
+                f"{', '.join(p.policy for p in c.loop.policies)}"
+            )
         console.print(
             f"[green]ok[/green] {args.scenario}: city scenario '{c.name}' on {scfg.net_file.name}: "
             f"{len(net.edges)} edges, {len(net.movements)} movements, {len(net.programs)} "
-            f"traffic lights; hour {scfg.begin_s:.0f}-{scfg.end_s:.0f} s; fidelity design "
-            f"{c.fidelity.plans} plans x {c.fidelity.reps} replications; the loop compares "
-            f"{', '.join(p.policy for p in c.loop.policies)} over {c.loop.rounds} rounds"
+            f"traffic lights; hour {scfg.begin_s:.0f}-{scfg.end_s:.0f} s; {detail}"
         )
         return 0
     if is_gan_scenario(args.scenario):

@@ -154,7 +154,9 @@ class CityMachine:
             "verdict": verdict.table().to_dict(orient="records"),
             "headline": verdict.headline(),
             "discrepancy": {
-                "objective": {"travel time and delay error + KS of travel time": 1.0},
+                "objective": {
+                    "travel time and delay error + KS of travel time + delay error per entry": 1.0
+                },
                 "before": discrepancy(actual, [artificial]),
             },
             "behaviours": None,

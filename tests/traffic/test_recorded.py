@@ -40,6 +40,8 @@ def test_the_quickstart_replays_a_recording_and_recommends(tmp_path: Path) -> No
     sc = load_city(_quick(tmp_path))
     m = CityMachine(sc, make_executor("sequential", 1))
     assert isinstance(m.actual_world, RecordedCity) and not m.actual_world.actionable
+    ok = run_cli("validate", str(_quick(tmp_path)))
+    assert ok.returncode == 0 and "replays the recording" in ok.stdout
     res = run_cli("run", str(_quick(tmp_path)), "--out", str(tmp_path / "out"))
     assert res.returncode == 0, res.stderr
     (summary,) = (tmp_path / "out").glob("quickstart/*/summary.json")

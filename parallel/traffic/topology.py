@@ -193,7 +193,7 @@ def graph_from_sumo(net_file: str | Path) -> nx.DiGraph:
     from parallel.traffic.network import require_net_file
 
     require_net_file(Path(net_file))  # no entity expansion, and a <net> root, first
-    import sumolib  # the [sumo] extra
+    import sumolib  # a dependency of the package (pure Python)
 
     net = sumolib.net.readNet(str(net_file))
     g = nx.DiGraph()

@@ -23,6 +23,22 @@ from parallel.traffic.scenario import Scenario, resolved_yaml
 from parallel.traffic.topology import graph_to_json
 
 
+def refuse_foreign(out: Path) -> None:
+    """Refuse an ``--out`` folder that holds files but no earlier recording.
+
+    Raises:
+        UserInputError: naming the folder and the fix.
+    """
+    from parallel.core.outdir import OURS
+
+    theirs = [p for p in out.iterdir() if p.name not in OURS] if out.is_dir() else []
+    if theirs and not (out / "provenance.json").is_file():
+        raise UserInputError(
+            f"--out {out}: the folder is not empty and holds no earlier recording; "
+            "give an empty or new folder"
+        )
+
+
 def record(sc: Scenario, out: Path, argv: list[str] | None = None) -> dict[str, Any]:
     """Observe ``sc``'s actual world under ``control.initial`` and write it to ``out``.
 
@@ -34,14 +50,7 @@ def record(sc: Scenario, out: Path, argv: list[str] | None = None) -> dict[str, 
         raise UserInputError(
             "a replay world is already a recording; record a reference or sumo world"
         )
-    from parallel.core.outdir import OURS
-
-    theirs = [p for p in out.iterdir() if p.name not in OURS] if out.is_dir() else []
-    if theirs and not (out / "provenance.json").is_file():
-        raise UserInputError(
-            f"--out {out}: the folder is not empty and holds no earlier recording; "
-            "give an empty or new folder"
-        )
+    refuse_foreign(out)
     folder = RunFolder(out)
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="parallel-record-") as tmp:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -109,12 +110,12 @@ def record_city(sc: Any, out: Path, argv: list[str] | None = None) -> dict[str, 
         UserInputError: the scenario already replays a recording, or ``out`` holds
             something else than a recording.
     """
-    from parallel.core.outdir import OURS
     from parallel.core.runfolder import RunFolder, git_revision, versions
     from parallel.core.seeds import Stage, stream
     from parallel.traffic.actual.sumo import sumo_version
     from parallel.traffic.actual.sumo_net import SumoNetWorld, read_sumocfg
     from parallel.traffic.network import read_net
+    from parallel.traffic.record import refuse_foreign
     from parallel.traffic.timing import incumbent
 
     if sc.sumo.replay is not None:
@@ -122,18 +123,11 @@ def record_city(sc: Any, out: Path, argv: list[str] | None = None) -> dict[str, 
             f"scenario {sc.name!r} already replays the recording {sc.sumo.replay!r}; record "
             "a scenario whose sumo: section has no replay"
         )
-    theirs = [p for p in out.iterdir() if p.name not in OURS] if out.is_dir() else []
-    if theirs and not (out / "provenance.json").is_file():
-        raise UserInputError(
-            f"--out {out}: the folder is not empty and holds no earlier recording; "
-            "give an empty or new folder"
-        )
+    refuse_foreign(out)
     cfg = read_sumocfg(sc.sumocfg)
     net = read_net(cfg.net_file)
     folder = RunFolder(out)
     out.mkdir(parents=True, exist_ok=True)
-    import tempfile
-
     interval = sc.observation.interval_s
     with tempfile.TemporaryDirectory(prefix="parallel-record-") as tmp:
         world = SumoNetWorld(

@@ -6,7 +6,8 @@ observation needs), in the artificial world and in SUMO's mesoscopic model, in t
 run; write the fidelity figures beside the issue's targets, with the speed ratios.
 
     python -m benchmarks.fidelity [--scenarios scenarios/cologne8.yaml scenarios/ingolstadt7.yaml]
-                                  [--plans 10] [--reps 3] [--workers 2]
+                                  [--plans 10] [--reps 3] [--workers 2] [--seed S]
+                                  [--name fidelity]
 """
 
 from __future__ import annotations
@@ -80,10 +81,11 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--name", default="fidelity")
+    ap.add_argument("--seed", type=int, help="override the scenarios' seed (SUMO, twin, judge)")
     args = ap.parse_args()
     results: dict[str, Any] = {"targets": TARGETS, "networks": {}}
     for path in args.scenarios:
-        sc = load_city(path)
+        sc = load_city(path, {} if args.seed is None else {"seed": args.seed})
         ex = make_executor("process", args.workers)
         t0 = time.perf_counter()
         try:

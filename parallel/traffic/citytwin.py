@@ -1,11 +1,12 @@
-"""The twin of a real network: learn demand and behaviour from one observation, then predict.
+"""The twin of a real network: learn demand and behaviour from observations, then predict.
 
-:func:`learn` is the adapt verb on a city: route flows from the observation's counts and
-probes (:func:`parallel.traffic.demand.estimate`), then the behaviour parameters fitted
-by scipy's Nelder-Mead (in log space, within bounds) so that the artificial world
-reproduces the observed mean travel time, mean delay and travel-time distribution under
-the plan in force. Every candidate runs on the same seeds (common random numbers), so
-the objective is deterministic.
+:func:`learn` is the adapt verb on a city: route flows from the latest observation's
+counts and probes (:func:`parallel.traffic.demand.estimate`), then the behaviour
+parameters fitted by scipy's Nelder-Mead from the prior (in log space, within bounds) so
+that the artificial world reproduces, under each observation's own plan, the observed
+mean travel time, mean delay, travel-time distribution and mean delay per entry. Every
+candidate runs on the same seeds (common random numbers), so the objective is
+deterministic.
 
 This module gets Observations and the public network; it never sees the trip file.
 """

@@ -141,9 +141,10 @@ def main() -> None:
     ap.add_argument(
         "--calibrate-on",
         type=int,
-        default=2,
-        help="observations the twin is calibrated on: the design's first plans (default 2: "
-        "the incumbent and C50/s0.50, as the closed loop has them after round 2)",
+        default=1,
+        help="observations the twin is calibrated on: the design's first plans (default 1: "
+        "the incumbent, as the issue's fidelity design has it; 2 adds C50/s0.50, as the "
+        "closed loop has it after round 2)",
     )
     args = ap.parse_args()
     if args.export:

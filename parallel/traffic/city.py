@@ -92,6 +92,10 @@ class MesoPrior(Strict):
     """Time lost slowing down for a turn, s."""
     minor_loss_s: float = Field(3.0, ge=0, le=20)
     """Time lost approaching a yield point of an unsignalised junction, s."""
+    inside_slots: int = Field(1, ge=0, le=4)
+    """Permissive turners per movement that may wait inside the junction for their gap
+    (SUMO's internal waiting position); the next one waits at the stop line and blocks
+    its lane. 0: every waiting turner blocks its lane."""
 
 
 class CityArtificial(Strict):

@@ -124,7 +124,8 @@ def calibrate(
 
     def params_at(x: np.ndarray) -> MesoParams:
         vals = np.exp(np.clip(x, lo, hi))
-        return replace(prior, **{k: float(v) for k, v in zip(keys, vals)})
+        fitted: dict[str, Any] = {k: float(v) for k, v in zip(keys, vals)}
+        return replace(prior, **fitted)
 
     def f(x: np.ndarray) -> float:
         p = params_at(np.asarray(x, float))

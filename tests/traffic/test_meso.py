@@ -120,3 +120,46 @@ def test_a_queue_runs_into_the_amber_only_as_long_as_told() -> None:
     # 2.5 s lets one more per cycle (38 full cycles in the hour)
     assert out[0.5] == out[0.0]
     assert 36 <= out[2.5] - out[0.0] <= 39
+
+
+def _turn_junction() -> RoadNet:
+    """A single-lane approach "in" that goes straight to "out" or turns left to "side",
+    and an opposing approach "opp" whose straight stream the left turn yields to; both
+    approaches see the same permanent green (the turn is permissive, ``g``)."""
+    edges = (
+        Edge("in", "A", "J", 200.0, 1, 13.9, 1, (0,)),
+        Edge("out", "J", "B", 200.0, 1, 13.9, 1, (0,)),
+        Edge("side", "J", "C", 200.0, 1, 13.9, 1, (0,)),
+        Edge("opp", "B2", "J", 200.0, 1, 13.9, 1, (0,)),
+        Edge("out2", "J", "A2", 200.0, 1, 13.9, 1, (0,)),
+    )
+    movements = (
+        Movement(0, 0, 1, "J", 1, (0,), "s", "T", (0,), "o"),
+        Movement(1, 0, 2, "J", 1, (0,), "l", "T", (1,), "o", (2,)),
+        Movement(2, 3, 4, "J", 1, (0,), "s", "T", (2,), "o"),
+    )
+    program = Program("T", "0", "static", 0.0, (Phase(3600.0, "GgG"),))
+    return RoadNet(
+        file="turn",
+        edges=edges,
+        movements=movements,
+        programs={"T": program},
+        junction_types={n: "dead_end" for n in ("A", "B", "C", "B2", "A2")}
+        | {"J": "traffic_light"},
+        edge_index={e.id: i for i, e in enumerate(edges)},
+        out_movements=((0, 1), (), (), (2,), ()),
+    )
+
+
+def test_a_waiting_left_turner_blocks_its_lane_unless_it_may_wait_inside() -> None:
+    net = _turn_junction()
+    # 10% turn left against an opposing stream of 900 veh/h: gaps of 6 s are rare
+    demand = RouteDemand(((0, 1), (0, 2), (3, 4)), np.array([450.0, 50.0, 900.0]), np.ones(4))
+    through = {}
+    for slots in (0, 1):
+        p = MesoParams(critical_gap_s=6.0, inside_slots=slots)
+        veh = simulate_net(net, incumbent(net), demand, p, HOUR, np.random.SeedSequence(4)).vehicles
+        through[slots] = veh[(veh.origin == "in") & (veh.destination == "out")].delay_s.mean()
+    # with nowhere to wait but the stop line, every turner holds up the through traffic
+    # behind it; one slot inside the junction lets the lane flow on
+    assert through[0] > 2 * through[1]

@@ -47,8 +47,6 @@ from parallel.traffic.timing import TimingPlan, phases
 
 #: a vehicle that waited longer than this at a stop line has stopped
 STOP_WAIT_S = 2.0
-#: permissive turners that can wait inside a junction for their gap, per movement
-INSIDE_SLOTS = 1
 
 
 @dataclass(frozen=True)
@@ -67,6 +65,7 @@ class MesoParams:
     turn_loss_s: float = 2.0
     minor_loss_s: float = 3.0
     teleport_s: float = 300.0
+    inside_slots: int = 1
 
     def flat(self) -> dict[str, float]:
         return dict(self.__dict__)
@@ -324,7 +323,7 @@ class _Meso:
                 continue
             yields = mv.yields_to and (c == "g" or (c == "-" and mv.state not in "MO"))
             if yields and not self._may_pass(m):
-                if c == "g" and self.inside[m] < INSIDE_SLOTS:
+                if c == "g" and self.inside[m] < p.inside_slots:
                     # a permissive turner pulls into the junction to wait for its gap and
                     # frees the lane behind it; it clears at the end of the green at latest
                     q.popleft()

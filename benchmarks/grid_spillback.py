@@ -32,6 +32,7 @@ from benchmarks._common import write_result
 from parallel.core.executors import make_executor
 from parallel.core.seeds import Stage, children, stream
 from parallel.traffic.actual.sumo import SumoWorld
+from parallel.traffic.actual.sumo_net import read_sumocfg
 from parallel.traffic.city import load_city
 from parallel.traffic.fidelity import run_fidelity
 from parallel.traffic.network import Phase, Program, RoadNet, read_net
@@ -125,7 +126,7 @@ def export(out: Path, seed: int = 4) -> None:
         cfg, _, _ = build(Path(d), seed)
         shutil.copy(Path(d) / "grid" / "network.net.xml", out / "grid3.net.xml")
         (out / "grid3.rou.xml").write_text(_compact((Path(d) / "grid.rou.xml").read_text()))
-        end = float(str(cfg.read_text()).split('<end value="')[1].split('"')[0])
+        end = read_sumocfg(cfg).end_s
     (out / "grid3.sumocfg").write_text(
         '<configuration><input><net-file value="grid3.net.xml"/>'
         '<route-files value="grid3.rou.xml"/></input>'

@@ -18,7 +18,7 @@ import sys
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -34,6 +34,9 @@ from parallel.traffic.observation import (
     read_table,
 )
 from parallel.traffic.timing import TimingPlan
+
+if TYPE_CHECKING:
+    from parallel.traffic.city import CityScenario
 
 #: the files of a recording, besides provenance.json
 TABLES = {"vehicles": VEHICLE_SCHEMA, "detectors": DETECTOR_SCHEMA, "probes": PROBE_SCHEMA}
@@ -102,7 +105,7 @@ def _provenance(folder: Path) -> dict[str, Any]:
     return data
 
 
-def record_city(sc: Any, out: Path, argv: list[str] | None = None) -> dict[str, Any]:
+def record_city(sc: CityScenario, out: Path, argv: list[str] | None = None) -> dict[str, Any]:
     """Observe a city scenario's SUMO world once, under the network's own programs, as the
     closed loop's first round does (same seed), and write the recording to ``out``.
 
@@ -136,9 +139,9 @@ def record_city(sc: Any, out: Path, argv: list[str] | None = None) -> dict[str, 
         )  # fmt: skip
         obs = world.observe(incumbent(net), stream(sc.seed, Stage.ACTUAL, 0))
     assert obs.probes is not None
-    for name, df in (("vehicles", obs.vehicles), ("detectors", obs.detectors)):
+    tables = {"vehicles": obs.vehicles, "detectors": obs.detectors, "probes": obs.probes}
+    for name, df in tables.items():
         folder.write_text(f"{name}.csv", df.to_csv(index=False))
-    folder.write_text("probes.csv", obs.probes.to_csv(index=False))
     prov: dict[str, Any] = {
         "world": "sumo",
         "scenario": sc.name,
@@ -148,8 +151,7 @@ def record_city(sc: Any, out: Path, argv: list[str] | None = None) -> dict[str, 
         "duration_s": cfg.end_s - cfg.begin_s,
         "interval_s": interval,
         "probe_share": sc.observation.probe_share,
-        "rows": {k: len(v) for k, v in (("vehicles", obs.vehicles),
-                                        ("detectors", obs.detectors), ("probes", obs.probes))},
+        "rows": {k: len(v) for k, v in tables.items()},
         "kpis": obs.kpis,
         "teleports": obs.meta.get("teleports"),
         "sumo_version": sumo_version(),

@@ -15,6 +15,8 @@ entity declarations, so no file can expand into gigabytes) into a :class:`RoadNe
   the edge id, attributes as above) for routing and reports.
 
 Synthetic grids come through the same path: ``netgenerate`` writes them as ``.net.xml``.
+The synthetic scenarios' arterial is built as a :class:`RoadNet` directly
+(:mod:`parallel.traffic.synthetic`), so that it needs no SUMO installed.
 """
 
 from __future__ import annotations
@@ -117,6 +119,8 @@ class RoadNet:
     edge_index: dict[str, int] = field(repr=False)
     out_movements: tuple[tuple[int, ...], ...] = field(repr=False)
     """Per edge: the movements leaving its downstream end."""
+    node_pos: dict[str, tuple[float, float]] = field(default_factory=dict, repr=False)
+    """Junction coordinates, m (SUMO's network coordinates)."""
 
     @property
     def graph(self) -> nx.MultiDiGraph:
@@ -289,7 +293,12 @@ def _from_sumolib(net: object, path: str) -> RoadNet:
         junction_types={n.getID(): n.getType() for n in net.getNodes()},  # type: ignore[attr-defined]
         edge_index=idx,
         out_movements=tuple(tuple(o) for o in out),
+        node_pos={n.getID(): _xy(n.getCoord()) for n in net.getNodes()},  # type: ignore[attr-defined]
     )
+
+
+def _xy(coord: tuple[float, ...]) -> tuple[float, float]:
+    return float(coord[0]), float(coord[1])
 
 
 def _movements(

@@ -1,9 +1,13 @@
-"""The synthetic scenarios' road network (arterials and compass grids) as a networkx graph,
-and the fast lookup tables their worlds use.
+"""The compass view of a road network, and the fast lookup tables that the synthetic
+scenarios' worlds (the reference IDM world and the queue-per-approach artificial model)
+run on.
 
-Real networks, and any SUMO ``.net.xml``, go through :mod:`parallel.traffic.network`; this
-module is the older path of the synthetic scenarios (traffic scenarios with
-``network.kind`` arterial, sumo_grid or file), kept until they run on that model too.
+Every network is first a :class:`~parallel.traffic.network.RoadNet`, the one network
+model: a SUMO ``.net.xml`` (any city, or the grid ``netgenerate`` writes for
+``network.kind: sumo_grid``) through :func:`parallel.traffic.network.read_net`, the
+arterial through :func:`parallel.traffic.synthetic.arterial`. This module only derives the
+compass view (which approach is north, which movement is a left turn) from it; a graph
+``.json`` that ``parallel record`` wrote is read back as it was written.
 
 Nodes are junctions ``J1..Jn`` (west to east) and boundary nodes (``W``, ``E``, ``Nk``,
 ``Sk``). Every street is two directed links. A link's detector sits at its downstream
@@ -16,13 +20,16 @@ import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import networkx as nx
 import numpy as np
 from pydantic import Field
 
 from parallel.config.schema import Strict
+
+if TYPE_CHECKING:
+    from parallel.traffic.network import RoadNet
 
 
 class NetworkConfig(Strict):
@@ -79,45 +86,11 @@ def _opposite(c: str) -> str:
 
 
 def build_graph(cfg: NetworkConfig) -> nx.DiGraph:
-    """The arterial as a directed graph with link attributes.
+    """The arterial's compass graph: :func:`graph_from_net` of
+    :func:`parallel.traffic.synthetic.arterial`."""
+    from parallel.traffic.synthetic import arterial
 
-    Edge attributes: ``id``, ``length_m``, ``lanes``, ``speed_mps``, ``main`` (bool),
-    ``role`` (``approach`` into a signalised junction, or ``exit``).
-    """
-    g = nx.DiGraph()
-    n = cfg.intersections
-    x0 = cfg.approach_length_m
-    for k in range(1, n + 1):
-        g.add_node(f"J{k}", kind="junction", index=k - 1, pos=(x0 + (k - 1) * cfg.spacing_m, 0.0))
-        g.add_node(
-            f"N{k}", kind="boundary", pos=(x0 + (k - 1) * cfg.spacing_m, cfg.approach_length_m)
-        )
-        g.add_node(
-            f"S{k}", kind="boundary", pos=(x0 + (k - 1) * cfg.spacing_m, -cfg.approach_length_m)
-        )
-    g.add_node("W", kind="boundary", pos=(0.0, 0.0))
-    g.add_node("E", kind="boundary", pos=(2 * x0 + (n - 1) * cfg.spacing_m, 0.0))
-    v = cfg.speed_limit_kmh / 3.6
-
-    def street(a: str, b: str, main: bool, len_ab: float, len_ba: float) -> None:
-        lanes = cfg.main_lanes if main else cfg.side_lanes
-        for u, w, length in ((a, b, len_ab), (b, a, len_ba)):
-            role = "approach" if g.nodes[w]["kind"] == "junction" else "exit"
-            g.add_edge(
-                u, w, id=f"{u}>{w}", length_m=length, lanes=lanes, speed_mps=v, main=main, role=role
-            )
-
-    street("W", "J1", True, cfg.approach_length_m, cfg.exit_length_m)
-    for k in range(1, n):
-        street(f"J{k}", f"J{k + 1}", True, cfg.spacing_m, cfg.spacing_m)
-    street(f"J{n}", "E", True, cfg.exit_length_m, cfg.approach_length_m)
-    # the E>Jn link is the entry from the east: swap so it has the approach length
-    g.edges[f"J{n}", "E"]["length_m"] = cfg.exit_length_m
-    g.edges["E", f"J{n}"]["length_m"] = cfg.approach_length_m
-    for k in range(1, n + 1):
-        street(f"N{k}", f"J{k}", False, cfg.approach_length_m, cfg.exit_length_m)
-        street(f"S{k}", f"J{k}", False, cfg.approach_length_m, cfg.exit_length_m)
-    return g
+    return graph_from_net(arterial(cfg))
 
 
 def _neighbours(g: nx.DiGraph, j: str) -> dict[str, str]:
@@ -182,51 +155,47 @@ def graph_from_json(data: dict) -> nx.DiGraph:
     return g
 
 
-def graph_from_sumo(net_file: str | Path) -> nx.DiGraph:
-    """Read a SUMO ``.net.xml`` with sumolib into the graph the artificial world runs on.
+def graph_from_net(net: RoadNet) -> nx.DiGraph:
+    """The compass view of a :class:`RoadNet` that the synthetic scenarios' worlds run on.
 
-    Signalised nodes become junctions (numbered west to east, then south to north); nodes
-    with one incoming and one outgoing edge become boundary nodes. Internal (``:``) edges
-    are dropped. An edge that runs more east-west than north-south is a main-street edge
-    (served by phase 1).
+    Signalised nodes become junctions (numbered west to east, then south to north); the
+    other nodes are boundary nodes. An edge that runs more east-west than north-south is a
+    main-street edge (served by phase 1).
+
+    Edge attributes: ``id`` (``u>w``), ``sumo_id``, ``length_m``, ``lanes``, ``speed_mps``,
+    ``main`` (bool), ``role`` (``approach`` into a signalised junction, or ``exit``).
     """
-    from parallel.traffic.network import require_net_file
-
-    require_net_file(Path(net_file))  # no entity expansion, and a <net> root, first
-    import sumolib  # a dependency of the package (pure Python)
-
-    net = sumolib.net.readNet(str(net_file))
     g = nx.DiGraph()
-    tls_nodes = {
-        n.getID()
-        for t in net.getTrafficLights()
-        for c in t.getConnections()
-        for n in (c[0].getEdge().getToNode(),)
-    }
-    junctions = sorted(tls_nodes, key=lambda n: net.getNode(n).getCoord())
-    for node in net.getNodes():
-        nid = node.getID()
+    tls_nodes = {m.node for m in net.movements if m.tls is not None}
+    junctions = sorted(tls_nodes, key=lambda n: net.node_pos[n])
+    for nid in net.junction_types:
         kind = "junction" if nid in tls_nodes else "boundary"
-        g.add_node(nid, kind=kind, pos=tuple(map(float, node.getCoord())))
+        g.add_node(nid, kind=kind, pos=net.node_pos[nid])
         if kind == "junction":
             g.nodes[nid]["index"] = junctions.index(nid)
-    for e in net.getEdges():
-        if e.getFunction() == "internal":
-            continue
-        u, w = e.getFromNode().getID(), e.getToNode().getID()
+    for e in net.edges:
+        u, w = e.from_node, e.to_node
         (x0, y0), (x1, y1) = g.nodes[u]["pos"], g.nodes[w]["pos"]
         g.add_edge(
             u,
             w,
             id=f"{u}>{w}",
-            sumo_id=e.getID(),
-            length_m=float(e.getLength()),
-            lanes=int(e.getLaneNumber()),
-            speed_mps=float(e.getSpeed()),
+            sumo_id=e.id,
+            length_m=e.length_m,
+            lanes=e.lanes,
+            speed_mps=e.speed_mps,
             main=abs(x1 - x0) >= abs(y1 - y0),
             role="approach" if g.nodes[w]["kind"] == "junction" else "exit",
         )
     return g
+
+
+def graph_from_sumo(net_file: str | Path) -> nx.DiGraph:
+    """A SUMO ``.net.xml``'s compass view: :func:`graph_from_net` of
+    :func:`parallel.traffic.network.read_net` (the one reader of SUMO networks)."""
+    from parallel.traffic.network import read_net
+
+    return graph_from_net(read_net(net_file))
 
 
 def topology(cfg: NetworkConfig, net_file: str | None = None) -> Topology:

@@ -35,38 +35,21 @@ from parallel.traffic.actual.sumo import SumoWorld
 from parallel.traffic.actual.sumo_net import read_sumocfg
 from parallel.traffic.city import load_city
 from parallel.traffic.fidelity import run_fidelity
-from parallel.traffic.network import Phase, Program, RoadNet, read_net
+from parallel.traffic.network import RoadNet, read_net
 from parallel.traffic.scenario import Plan, load
-from parallel.traffic.timing import ProgramTiming, TimingPlan
+from parallel.traffic.signals import AMBER_S
+from parallel.traffic.timing import TimingPlan, split_plan, split_programs, with_plan
 from parallel.traffic.world import WorldSpec
 
 SPILLBACK = "C50/s0.80/o0"
 
 
-def _programs(xml: str) -> dict[str, Program]:
-    import defusedxml.ElementTree as DET
-
-    out = {}
-    for el in DET.fromstring(f"<a>{xml}</a>").findall("tlLogic"):
-        phases = tuple(
-            Phase(float(p.get("duration", "0")), str(p.get("state"))) for p in el.findall("phase")
-        )
-        tls = str(el.get("id"))
-        out[tls] = Program(tls, "parallel", "static", float(el.get("offset", "0")), phases)
-    return out
-
-
-def _plan(world: SumoWorld, plan: Plan) -> TimingPlan:
-    progs = _programs(world._tls_xml(plan))
-    return TimingPlan(
-        plan.label(),
-        {
-            tls: ProgramTiming(
-                tuple(p.duration_s for p in prog.phases if p.is_green), prog.offset_s
-            )
-            for tls, prog in progs.items()
-        },
-    )
+def _plan(net: RoadNet, sc: Any, plan: Plan) -> TimingPlan:
+    """A cycle/split/offset plan on the grid's two-phase programs (the shared mapping)."""
+    return split_plan(
+        net, cycle_s=plan.cycle_s, splits=plan.splits, offset_s=plan.offset_s,
+        lost_time_s=sc.control.lost_time_s, label=plan.label(),
+    )  # fmt: skip
 
 
 def build(tmp: Path, seed: int) -> tuple[Path, RoadNet, list[TimingPlan]]:
@@ -83,14 +66,16 @@ def build(tmp: Path, seed: int) -> tuple[Path, RoadNet, list[TimingPlan]]:
         f'</input><time><begin value="0"/><end value="{spec.t1:g}"/></time></configuration>\n'
     )
     incumbent = sc.control.initial
-    net = replace(read_net(world.net_file), programs=_programs(world._tls_xml(incumbent)))
+    net = read_net(world.net_file)
+    net = replace(net, programs=split_programs(net, sc.control.lost_time_s, AMBER_S))
+    net = with_plan(net, _plan(net, sc, incumbent))
     ex = sc.experiments.factors
     cells = [
         Plan(cycle_s=c, splits=(s, 1 - s), offset_s=incumbent.offset_s)
         for c, s in itertools.product(ex["cycle_s"], ex["split_main"])
     ]
-    plans = [_plan(world, incumbent)] + [
-        _plan(world, p) for p in cells if p.label() != incumbent.label()
+    plans = [_plan(net, sc, incumbent)] + [
+        _plan(net, sc, p) for p in cells if p.label() != incumbent.label()
     ]
     return tmp / "grid.sumocfg", net, plans
 

@@ -10,17 +10,24 @@ controller.
 Re-timings for a design: :func:`scale_cycle` (every green scaled so the cycle changes by a
 factor), :func:`move_green` (seconds moved from the first green to the others) and
 :func:`shift_offsets` (a progression of offsets along the programs).
+
+The synthetic scenarios' cycle/split/offset plan maps onto it: :func:`split_programs`
+gives every traffic light the two-phase program those scenarios assume (main street, then
+side street, each green followed by amber and all-red), and :func:`split_plan` turns a
+cycle, the two green shares and the offset step into a :class:`TimingPlan` on them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from xml.sax.saxutils import quoteattr
 
 from parallel.traffic.network import Phase, Program, RoadNet
 
 #: no green is retimed below this
 MIN_GREEN_S = 5.0
+#: amber of the synthetic scenarios' two-phase programs; the rest of the lost time is all-red
+SPLIT_AMBER_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -222,3 +229,82 @@ def design(net: RoadNet, n: int, base: TimingPlan | None = None) -> list[TimingP
         if c.programs != base.programs and all(c.programs != o.programs for o in out):
             out.append(c)
     return out
+
+
+def _main_links(net: RoadNet, tls: str) -> list[tuple[int, bool, str]]:
+    """(link index, on the main street?, direction) of a light's links; an approach that
+    runs more east-west than north-south is the main street's."""
+    out = []
+    for m in net.movements:
+        if m.tls != tls:
+            continue
+        e = net.edges[m.from_edge]
+        (x0, y0), (x1, y1) = net.node_pos[e.from_node], net.node_pos[e.to_node]
+        out += [(i, abs(x1 - x0) >= abs(y1 - y0), m.direction) for i in m.link_indices]
+    return sorted(out)
+
+
+def _split_state(links: list[tuple[int, bool, str]], n: int, main: bool | None, c: str) -> str:
+    s = ["r"] * max(n, max((i for i, _, _ in links), default=-1) + 1)
+    for i, is_main, d in links:
+        if main is not None and is_main == main:  # left turns are permissive
+            s[i] = ("g" if d in ("l", "L", "t") else "G") if c == "G" else c
+    return "".join(s)
+
+
+def split_programs(
+    net: RoadNet, lost_time_s: float, amber_s: float = SPLIT_AMBER_S
+) -> dict[str, Program]:
+    """Every traffic light as a synthetic scenario's two-phase program: main street green,
+    amber, all-red, side street green, amber, all-red (amber ``min(amber_s, lost_time_s)``,
+    all-red the rest of the lost time; greens of 1 s until a plan times them)."""
+    out = {}
+    amber = min(amber_s, lost_time_s)
+    red = lost_time_s - amber
+    for tls, prog in net.programs.items():
+        links, n = _main_links(net, tls), len(prog.phases[0].state) if prog.phases else 0
+        seq = [(1.0, True, "G"), (amber, True, "y"), (red, None, "r"),
+               (1.0, False, "G"), (amber, False, "y"), (red, None, "r")]  # fmt: skip
+        phases_ = tuple(Phase(d, _split_state(links, n, main, c)) for d, main, c in seq if d > 0)
+        out[tls] = Program(tls, "parallel", "static", 0.0, phases_)
+    return out
+
+
+def split_plan(
+    net: RoadNet,
+    *,
+    cycle_s: float,
+    splits: tuple[float, float],
+    offset_s: float,
+    lost_time_s: float,
+    label: str,
+) -> TimingPlan:
+    """A cycle/split/offset plan on :func:`split_programs`: greens ``splits`` x (cycle -
+    2 lost times); the k-th light (west to east, then south to north) starts ``k x
+    offset_s`` into the cycle."""
+    g = cycle_s - 2 * lost_time_s
+    order = sorted(net.programs, key=lambda t: _position(net, t))
+    return TimingPlan(
+        label,
+        {
+            tls: ProgramTiming((splits[0] * g, splits[1] * g), k * offset_s % cycle_s)
+            for k, tls in enumerate(order)
+        },
+    )
+
+
+def with_plan(net: RoadNet, plan: TimingPlan) -> RoadNet:
+    """The network with ``plan``'s programs as its own (what :func:`incumbent` then reads):
+    for a synthetic network whose programs :func:`split_programs` wrote."""
+    programs = dict(net.programs)
+    for tls, timing in plan.programs.items():
+        prog = net.programs[tls]
+        programs[tls] = Program(
+            tls, prog.program_id, prog.type, timing.offset_s, tuple(phases(prog, timing))
+        )
+    return replace(net, programs=programs)
+
+
+def _position(net: RoadNet, tls: str) -> tuple[float, float]:
+    nodes = [m.node for m in net.movements if m.tls == tls]
+    return net.node_pos.get(nodes[0], (0.0, 0.0)) if nodes else (0.0, 0.0)

@@ -19,8 +19,8 @@ import logging
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
-from xml.sax.saxutils import quoteattr
 
 import defusedxml.ElementTree as DET
 import numpy as np
@@ -31,6 +31,7 @@ from parallel.traffic.network import read_net
 from parallel.traffic.observation import DETECTOR_SCHEMA, VEHICLE_SCHEMA, Observation, compute_kpis
 from parallel.traffic.scenario import Plan, Truth
 from parallel.traffic.signals import AMBER_S
+from parallel.traffic.timing import split_plan, split_programs, tls_xml
 from parallel.traffic.topology import NetworkConfig, Topology, topology
 from parallel.traffic.world import WorldSpec
 
@@ -118,21 +119,6 @@ def worker_env() -> dict[str, str]:
     return env
 
 
-def _state(
-    links: list[tuple[int, bool, str]], serve_main: bool | None, colour: str, n: int = 0
-) -> str:
-    """A tlLogic state string of at least ``n`` links: ``colour`` for the links of the
-    served street, red elsewhere.
-
-    Left turns get ``g`` (they yield to oncoming traffic), other movements ``G``.
-    """
-    s = ["r"] * max(max(i for i, _, _ in links) + 1, n)
-    for i, main, direction in links:
-        if serve_main is not None and main == serve_main:
-            s[i] = ("g" if direction in ("l", "L", "t") else "G") if colour == "G" else colour
-    return "".join(s)
-
-
 class SumoWorld:
     """Eclipse SUMO under a signal plan, observed like every other world."""
 
@@ -160,56 +146,22 @@ class SumoWorld:
         self.net_file: str = spec.net_file
         try:
             self.topo: Topology = topology(spec.network, self.net_file)
+            self.net = read_net(self.net_file)  # read once: the run only writes programs
         except Exception as exc:  # sumolib raises many kinds of errors on a bad file
             raise UserInputError(f"{self.net_file}: cannot read the SUMO network ({exc})") from None
-        self._tls = self._tls_links()
         self._runs = 0
 
     # -- control ------------------------------------------------------------------------
-    def _tls_links(self) -> dict[str, list[tuple[int, bool, str]]]:
-        """tls id -> [(link index, main street?, direction)], from the one network model."""
-        net = read_net(self.net_file)
-        out: dict[str, list[tuple[int, bool, str]]] = {}
-        for m in net.movements:
-            if m.tls is None or m.tls not in net.programs:
-                continue
-            e = net.edges[m.from_edge]
-            (x0, y0), (x1, y1) = net.node_pos[e.from_node], net.node_pos[e.to_node]
-            for idx in m.link_indices:
-                out.setdefault(m.tls, []).append((idx, abs(x1 - x0) >= abs(y1 - y0), m.direction))
-        # links the model leaves out (a bicycle lane's) stay red: the state string keeps
-        # the program's length
-        self._tls_len = {t: len(net.programs[t].phases[0].state) for t in out}
-        return {tls: sorted(links) for tls, links in out.items()}
-
     def _tls_xml(self, plan: Plan) -> str:
+        """The plan as SUMO programs: the shared timing code's two-phase programs and
+        cycle/split/offset mapping (:func:`split_programs`, :func:`split_plan`)."""
         lost = self.spec.control.lost_time_s
-        g0, g1 = plan.greens(lost)
-        amber = min(AMBER_S, lost)
-        red = lost - amber
-        junction_index = {
-            n: d["index"] for n, d in self.topo.graph.nodes(data=True) if d["kind"] == "junction"
-        }
-        parts = []
-        for tls, links in self._tls.items():
-            n = self._tls_len.get(tls, 0)
-            phases = [
-                (g0, _state(links, True, "G", n)),
-                (amber, _state(links, True, "y", n)),
-                (red, _state(links, None, "r", n)),
-                (g1, _state(links, False, "G", n)),
-                (amber, _state(links, False, "y", n)),
-                (red, _state(links, None, "r", n)),
-            ]
-            offset = junction_index.get(tls, 0) * plan.offset_s % plan.cycle_s
-            body = "".join(
-                f'    <phase duration="{d:.3f}" state="{s}"/>\n' for d, s in phases if d > 0
-            )
-            parts.append(
-                f'  <tlLogic id={quoteattr(tls)} type="static" programID="parallel" '
-                f'offset="{offset:.3f}">\n{body}  </tlLogic>\n'
-            )
-        return "".join(parts)
+        net = replace(self.net, programs=split_programs(self.net, lost, AMBER_S))
+        timing = split_plan(
+            net, cycle_s=plan.cycle_s, splits=plan.splits, offset_s=plan.offset_s,
+            lost_time_s=lost, label=plan.label(),
+        )  # fmt: skip
+        return tls_xml(net, timing)
 
     # -- demand ---------------------------------------------------------------------------
     def _routes_xml(

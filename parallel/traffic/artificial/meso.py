@@ -109,12 +109,20 @@ class _Meso:
         self.s_dep, self.s_speed = children(seed, 2)
         n_int = max(int(np.ceil(horizon.duration_s / horizon.interval_s - 1e-9)), 1)
         self.n_int = n_int
-        self.count = np.zeros((len(net.edges), n_int), np.int64)
-        self.speed_sum = np.zeros((len(net.edges), n_int))
-        self.wait = np.zeros((len(net.edges), n_int))
+        # per edge, per interval; plain lists: a numpy scalar update costs ten times more
+        # and these run once per vehicle and edge
+        self.count = [[0] * n_int for _ in net.edges]
+        self.speed_sum = [[0.0] * n_int for _ in net.edges]
+        self.wait = [[0.0] * n_int for _ in net.edges]
         self.rows: list[tuple] = []
         self.light: dict[str, str] = {}
         self.since: dict[str, float] = {}  # when each light last changed
+        self.next_change: dict[str, float] = {}  # when each light's controller next acts
+        self.colours: list[str | None] = [None] * nm  # per movement, under the light now
+        self.tls_movements: dict[str, list[int]] = {}
+        for mv in net.movements:
+            if mv.tls is not None:
+                self.tls_movements.setdefault(mv.tls, []).append(mv.index)
         self.changed: dict[str, simpy.Event] = {}
         for tls, prog in net.programs.items():
             if tls not in plan.programs:
@@ -195,6 +203,7 @@ class _Meso:
         remaining = durations[k] - pos
         while True:
             self._show(tls, ph[k].state)
+            self.next_change[tls] = env.now + remaining
             yield env.timeout(remaining)
             k = (k + 1) % len(ph)
             remaining = durations[k]
@@ -208,6 +217,8 @@ class _Meso:
             return
         self.light[tls] = state
         self.since[tls] = self.env.now
+        for m in self.tls_movements.get(tls, ()):
+            self.colours[m] = None
         ev, self.changed[tls] = self.changed[tls], self.env.event()
         ev.succeed()
 
@@ -226,16 +237,20 @@ class _Meso:
             if p.duration_s > 0 or p.is_green:
                 self._show(tls, p.state)
                 if not p.is_green:
+                    self.next_change[tls] = env.now + p.duration_s
                     yield env.timeout(p.duration_s)
                 else:
                     start = env.now
+                    self.next_change[tls] = env.now + lo
                     yield env.timeout(lo)
                     seen = self.seen
                     while env.now - start < hi - 1e-6:
                         last = max((seen[x] for x in lanes.get(k, ())), default=-1e9)
                         if env.now - last >= gap - 1e-6:  # a smaller step would not advance
                             break
-                        yield env.timeout(min(gap - (env.now - last), hi - (env.now - start)))
+                        step = min(gap - (env.now - last), hi - (env.now - start))
+                        self.next_change[tls] = env.now + step
+                        yield env.timeout(step)
             k = (k + 1) % len(ph)
 
     def _max_pressure(self, tls: str, st: dict[str, float]) -> Generator:
@@ -250,23 +265,31 @@ class _Meso:
         state, wait = ctl.start()
         while True:
             self._show(tls, state)
+            self.next_change[tls] = self.env.now + wait
             yield self.env.timeout(wait)
             state, wait = ctl.step(halting)
 
     def _colour(self, m: int) -> str:
+        c = self.colours[m]
+        if c is None:
+            c = self.colours[m] = self._colour_of(m)
+        # the queue goes on discharging into the first part of the amber (HCM's extension
+        # of effective green): who is already moving off the line cannot stop in time
+        if c == "y":
+            tls = self.net.movements[m].tls
+            return "G" if self.env.now - self.since[tls] < self.p.amber_used_s else "r"  # type: ignore[index]
+        return c
+
+    def _colour_of(self, m: int) -> str:
+        """The movement's colour under its light's current state (cached until it changes)."""
         mv = self.net.movements[m]
         if mv.tls is None or mv.tls not in self.light:
             return "-"  # unsignalised (or a light without a program): right of way rules
         state = self.light[mv.tls]
         cs = [state[i] for i in mv.link_indices if i < len(state)]
-        if "G" in cs:
-            return "G"
-        if "g" in cs:
-            return "g"
-        # the queue goes on discharging into the first part of the amber (HCM's extension
-        # of effective green): who is already moving off the line cannot stop in time
-        if "y" in cs and self.env.now - self.since[mv.tls] < self.p.amber_used_s:
-            return "G"
+        for c in "Ggy":
+            if c in cs:
+                return c
         return "r"
 
     def _may_pass(self, m: int) -> bool:
@@ -279,6 +302,18 @@ class _Meso:
         """
         now, gap, last = self.env.now, self.p.critical_gap_s, self.last_pass
         return all(now - last[o] >= gap for o in self.net.movements[m].yields_to)
+
+    def _gap_wait(self, m: int) -> float:
+        """How long a yielding vehicle waits before it looks again: until the gap behind
+        the last vehicle with right of way would be long enough, or until its light can
+        next change, whichever is first. (Nothing else can change its answer, so it need
+        not poll.)"""
+        now, mv = self.env.now, self.net.movements[m]
+        last = self.last_pass
+        wait = max(last[o] for o in mv.yields_to) + self.p.critical_gap_s - now
+        if mv.tls is not None and mv.tls in self.next_change:
+            wait = min(wait, self.next_change[mv.tls] - now)
+        return max(wait, 1e-3)  # a wait that rounds to nothing would not advance the clock
 
     # -- storage -----------------------------------------------------------------------
     def _room(self, lane: int) -> simpy.Event:
@@ -333,7 +368,7 @@ class _Meso:
                     yield env.timeout(p.saturation_headway_s)
                     continue
                 self._halt(lane)
-                yield env.timeout(0.5)
+                yield env.timeout(self._gap_wait(m))
                 continue
             target = self._target(m2, mv.to_edge)
             if self.occ[target] >= self.lane_cap[target]:
@@ -391,7 +426,7 @@ class _Meso:
             c = self._colour(m)
             if c not in "Gg" or self._may_pass(m):
                 break
-            yield env.timeout(0.5)
+            yield env.timeout(self._gap_wait(m))
         target = self._target(m2, self.net.movements[m].to_edge)
         while self.occ[target] >= self.lane_cap[target]:
             yield self._room(target)
@@ -403,39 +438,44 @@ class _Meso:
 
     def _vehicle(self, vid: int, r: int, factor: float) -> Generator[simpy.Event, Any, None]:
         env = self.env
+        timeout = env.timeout  # bound once: SimPy builds the bound method on every access
+        occ, cap, queues, idle_ev = self.occ, self.lane_cap, self.queues, self.idle
+        length, speed, crossed = self.length, self.speed, self._crossed
         route = self.demand.routes[r]
         movs = self.demand_movements[r]
         last = len(route) - 1
         lane = self._target(movs[0] if last > 0 else -1, route[0])
-        while self.occ[lane] >= self.lane_cap[lane]:  # SUMO delays the insertion, so do we
+        while occ[lane] >= cap[lane]:  # SUMO delays the insertion, so do we
             yield self._room(lane)
             lane = self._target(movs[0] if last > 0 else -1, route[0])
-        self.occ[lane] += 1
+        occ[lane] += 1
         t_in = env.now
         stops = 0
         extra = self.route_losses[r]
+        pen = 0.0  # accelerating from a stop, lost at the start of the next edge
         for k, e in enumerate(route):
-            t_link = env.now
-            yield env.timeout(self.length[e] / (self.speed[e] * factor) + extra[k])
+            t_link = env.now + pen  # the next edge's speed is measured from after it
+            yield timeout(pen + length[e] / (speed[e] * factor) + extra[k])
+            pen = 0.0
             if k == last:
                 self._free(lane)
-                self._crossed(e, t_link)
+                crossed(e, t_link)
                 self._finish(vid, r, t_in, stops)
                 return
             m, m2 = movs[k], (movs[k + 1] if k + 1 < last else -1)
             t_q = env.now
             self.seen[lane] = t_q
-            if not self.queues[lane] and self.idle[lane] is not None and t_q >= self.busy[lane]:
+            if not queues[lane] and idle_ev[lane] is not None and t_q >= self.busy[lane]:
                 target = self._pass_now(lane, m, m2)
                 if target >= 0:  # nothing to wait for: no events for the lane's server
-                    self._crossed(e, t_link)
+                    crossed(e, t_link)
                     lane = target
                     continue
             ev = env.event()
-            self.queues[lane].append((ev, m, m2, t_q))
-            idle = self.idle[lane]
+            queues[lane].append((ev, m, m2, t_q))
+            idle = idle_ev[lane]
             if idle is not None:
-                self.idle[lane] = None
+                idle_ev[lane] = None
                 idle.succeed()
             # joining a queue is a stop (its tail stands until the start wave reaches it);
             # each later halt of the queue is another
@@ -444,10 +484,10 @@ class _Meso:
             if env.now - t_q > STOP_WAIT_S:
                 stops += 1 + self.halts[here] - h0
                 self._waited(e, t_q, env.now)
-                self._crossed(e, t_link)
-                yield env.timeout(self.p.stop_penalty_s)  # accelerating from a stop
+                crossed(e, t_link)
+                pen = self.p.stop_penalty_s  # one event with the next edge's drive
             else:
-                self._crossed(e, t_link)
+                crossed(e, t_link)
 
     def _source(self) -> Generator:
         times, routes = self.demand.departures(
@@ -470,10 +510,10 @@ class _Meso:
 
     def _crossed(self, e: int, t_link: float) -> None:
         now = self.env.now
-        k = self._slot(now)
-        if k >= 0:
-            self.count[e, k] += 1
-            self.speed_sum[e, k] += 3.6 * self.length[e] / max(now - t_link, 1e-6)
+        k = int(now // self.h.interval_s)
+        if 0 <= k < self.n_int:
+            self.count[e][k] += 1
+            self.speed_sum[e][k] += 3.6 * self.length[e] / max(now - t_link, 1e-6)
 
     def _waited(self, e: int, t_a: float, t_b: float) -> None:
         """Waiting seconds spread over the intervals they fall in (SUMO's waitingTime)."""
@@ -482,7 +522,7 @@ class _Meso:
             k = self._slot(t_a)
             end = min(t_b, (int(t_a // dt) + 1) * dt)
             if k >= 0:
-                self.wait[e, k] += end - t_a
+                self.wait[e][k] += end - t_a
             t_a = end
 
     def _finish(self, vid: int, r: int, t_in: float, stops: int) -> None:
@@ -534,9 +574,12 @@ class _Meso:
     def _observation(self, wall: float) -> Observation:
         veh = pd.DataFrame(self.rows, columns=list(VEHICLE_SCHEMA)).astype(VEHICLE_SCHEMA)
         with np.errstate(invalid="ignore", divide="ignore"):
-            speed = np.where(self.count > 0, self.speed_sum / np.maximum(self.count, 1), np.nan)
+            count = np.array(self.count, np.int64).reshape(len(self.net.edges), self.n_int)
+            total = np.array(self.speed_sum, float).reshape(count.shape)
+            speed = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+        wait = np.array(self.wait, float).reshape(count.shape)
         names = [e.id for e in self.net.edges]
-        det = detector_table(names, self.count, speed, self.wait, self.h.interval_s)
+        det = detector_table(names, count, speed, wait, self.h.interval_s)
         kpis = compute_kpis(veh, det, self.h.duration_s)
         return Observation(
             veh, det, kpis, {"world": "artificial", "teleports": self.teleports, "sim_wall_s": wall}

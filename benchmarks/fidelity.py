@@ -31,34 +31,39 @@ TARGETS = {
 }
 
 
+def _figure(r: dict[str, Any], name: str, w: str) -> float:
+    """One acceptance figure of world ``w``."""
+    mare = r["mean_abs_rel_error"][w]
+    return {
+        "mare_travel_time": lambda: mare["mean_travel_time_s"],
+        "mare_delay": lambda: mare["mean_delay_s"],
+        "kendall_tau": lambda: r["kendall_tau"][w]["tau"],
+        "geh_share": lambda: r["geh_share"][w],
+        "c2st_auc_distance_from_half": lambda: abs(r["c2st_auc"][w]["auc"] - 0.5),
+        "wall_s_per_sim_hour": lambda: r["wall_s_per_sim_hour"][w],
+    }[name]()
+
+
 def verdict(r: dict[str, Any]) -> dict[str, Any]:
-    """Each acceptance target: met or not, and whether the twin beats MESO on it."""
+    """Each acceptance target: met or not, and whether the twin beats MESO on it (on the
+    true trip file, and on the twin's estimated demand where that ran)."""
     a, m = "artificial", "meso"
-    mare = r["mean_abs_rel_error"]
-    rows = {
-        "mare_travel_time": (mare[a]["mean_travel_time_s"], mare[m]["mean_travel_time_s"], "lower"),
-        "mare_delay": (mare[a]["mean_delay_s"], mare[m]["mean_delay_s"], "lower"),
-        "kendall_tau": (r["kendall_tau"][a]["tau"], r["kendall_tau"][m]["tau"], "higher"),
-        "geh_share": (r["geh_share"][a], r["geh_share"][m], "higher"),
-        "c2st_auc_distance_from_half": (
-            abs(r["c2st_auc"][a]["auc"] - 0.5),
-            abs(r["c2st_auc"][m]["auc"] - 0.5),
-            "lower",
-        ),
-        "wall_s_per_sim_hour": (
-            r["wall_s_per_sim_hour"][a],
-            r["wall_s_per_sim_hour"][m],
-            "lower",
-        ),
-    }
+    better = {"kendall_tau": "higher", "geh_share": "higher"}  # the rest: lower is better
+    peers = [m] + (["meso_estimated"] if "meso_estimated" in r["kendall_tau"] else [])
     out: dict[str, Any] = {}
-    for name, (ours, peer, better) in rows.items():
-        beats = ours < peer if better == "lower" else ours > peer
-        out[name] = {"artificial": ours, "meso": peer, "beats_meso": bool(beats)}
-    out["mare_travel_time"]["target_met"] = rows["mare_travel_time"][0] <= 0.10
-    out["mare_delay"]["target_met"] = rows["mare_delay"][0] <= 0.15
-    out["kendall_tau"]["target_met"] = rows["kendall_tau"][0] >= 0.7
-    out["geh_share"]["target_met"] = rows["geh_share"][0] >= 0.85
+    for name in ("mare_travel_time", "mare_delay", "kendall_tau", "geh_share",
+                 "c2st_auc_distance_from_half", "wall_s_per_sim_hour"):  # fmt: skip
+        ours = _figure(r, name, a)
+        out[name] = {a: ours}
+        for peer in peers:  # MESO on the true trips, and on the twin's estimated demand
+            theirs = _figure(r, name, peer)
+            high = better.get(name) == "higher"
+            out[name][peer] = theirs
+            out[name][f"beats_{peer}"] = bool(ours > theirs if high else ours < theirs)
+    out["mare_travel_time"]["target_met"] = out["mare_travel_time"]["artificial"] <= 0.10
+    out["mare_delay"]["target_met"] = out["mare_delay"]["artificial"] <= 0.15
+    out["kendall_tau"]["target_met"] = out["kendall_tau"]["artificial"] >= 0.7
+    out["geh_share"]["target_met"] = out["geh_share"]["artificial"] >= 0.85
     speed = r["wall_s_per_sim_hour"]
     out["speed"] = {
         "artificial_vs_meso": speed[m] / speed[a],

@@ -49,7 +49,7 @@ def _geh(counts: dict[str, Any]) -> str:
 def render_fidelity(r: dict[str, Any], counts: dict[str, Any]) -> str:
     """The HTML page of ``fidelity.json`` (``counts``: hourly flows per edge-interval of the
     incumbent plan, per world)."""
-    worlds = [w for w in ("artificial", "meso") if w in r["kendall_tau"]]
+    worlds = [w for w in ("artificial", "meso", "meso_estimated") if w in r["kendall_tau"]]
     all_worlds = ["actual", *worlds]
     ranks = {
         w: [

@@ -133,7 +133,11 @@ class FidelityConfig(Strict):
     reps: int = Field(3, ge=1, le=50)
     """Replications of every plan in every world."""
     meso: bool = True
-    """Also run SUMO's mesoscopic model as the peer baseline."""
+    """Also run SUMO's mesoscopic model as the peer baseline (on the true trip file)."""
+    meso_estimated: bool = True
+    """Also run SUMO's mesoscopic model on the twin's estimated demand (``meso_estimated``
+    in the results): the peer as a SUMO user without the trip file would run it, so that
+    the twin's model and its demand estimate are judged apart."""
     calibrate_on: int = Field(1, ge=1, le=5)
     """Observations the twin is calibrated on: the first this-many plans of the design,
     each run once in SUMO (1: the incumbent alone, as a city first has it; the closed

@@ -5,7 +5,10 @@ under the incumbent plan (demand from counts and probes, behaviour by Nelder-Mea
 runs a design of plans (the incumbent plus re-timings: cycles scaled, green moved between
 phases, offsets changed; some congested enough to spill back) R times each in three
 worlds: SUMO (the measurement), the artificial world (the prediction) and SUMO's
-mesoscopic model (the peer baseline, which runs the true trip file). Definitions of the
+mesoscopic model (the peer baseline, which runs the true trip file), and SUMO's
+mesoscopic model again on the twin's estimated demand (``meso_estimated``: the peer as a
+SUMO user without the trip file runs it, which judges the twin's model apart from its
+demand estimate). Definitions of the
 figures follow ``docs/metrics.md``: plan-ranking agreement by Kendall's tau and
 Spearman's rho on mean delay, per-plan relative error, C2ST AUC and the GEH share.
 """
@@ -15,7 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +32,7 @@ from parallel.traffic.actual.sumo_net import SumoNetWorld, read_sumocfg
 from parallel.traffic.artificial.meso import Horizon
 from parallel.traffic.city import CityScenario
 from parallel.traffic.citytwin import CityTwin, learn
+from parallel.traffic.demand import routes_xml
 from parallel.traffic.judge import geh
 from parallel.traffic.network import RoadNet, read_net
 from parallel.traffic.observation import KPI_DOC, Observation
@@ -36,10 +40,10 @@ from parallel.traffic.timing import TimingPlan, design
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
-WORLDS = ("actual", "artificial", "meso")
+WORLDS = ("actual", "artificial", "meso", "meso_estimated")
 KPIS = ("mean_delay_s", "mean_travel_time_s", "p95_travel_time_s", "throughput_veh_h")
 #: world name -> the seed key's last element, so no two worlds share a stream
-_WORLD_KEY = {"actual": 0, "meso": 1, "artificial": 2}
+_WORLD_KEY = {"actual": 0, "meso": 1, "artificial": 2, "meso_estimated": 3}
 
 
 @dataclass(frozen=True)
@@ -123,12 +127,24 @@ def run_fidelity(
     learn_s = time.perf_counter() - t0
     if more_plans is not None:
         design_plans = [*design_plans, *more_plans(twin)]
-    worlds = [w for w in WORLDS if w != "meso" or sc.fidelity.meso]
+    wanted = {"meso": sc.fidelity.meso, "meso_estimated": sc.fidelity.meso_estimated}
+    worlds = [w for w in WORLDS if wanted.get(w, True)]
     meso = SumoNetWorld(
         cfg, horizon.interval_s, sc.observation.probe_share, out / "meso", True,
         sc.sumo.time_to_teleport_s, check=False, net=net,
     )  # fmt: skip
     sumo = {"actual": actual, "meso": meso}
+    if "meso_estimated" in worlds:  # the twin's demand, written as SUMO flows
+        est = out / "meso_estimated"
+        est.mkdir(parents=True, exist_ok=True)
+        (est / "estimated.rou.xml").write_text(
+            routes_xml(net, twin.demand, cfg.begin_s, horizon.interval_s)
+        )
+        sumo["meso_estimated"] = SumoNetWorld(
+            replace(cfg, route_files=(est / "estimated.rou.xml",)), horizon.interval_s,
+            sc.observation.probe_share, est, True, sc.sumo.time_to_teleport_s, check=False,
+            net=net,
+        )  # fmt: skip
     tasks = [
         _Task(
             w, p, r, plan, sc.seed, str(out / "runs" / f"{w}-p{p:02d}-r{r:02d}"),

@@ -74,3 +74,21 @@ def test_a_probe_on_a_missing_edge_names_the_row(tmp_path: Path) -> None:
     probes = pd.DataFrame({"vehicle_id": ["a"], "depart_s": [0.0], "route": ["no_such_edge"]})
     with pytest.raises(DataError, match="probe row 1: edge 'no_such_edge' is not in the network"):
         estimate(net, det, probes, 0.1, 900.0, 900.0)
+
+
+def test_the_estimated_demand_as_sumo_flows() -> None:
+    import defusedxml.ElementTree as DET
+
+    from parallel.traffic.demand import routes_xml
+
+    net = read_net(RESCO / "cologne1" / "cologne1.net.xml")
+    d = RouteDemand(((0,), (1,)), np.array([360.0, 36.0]), np.array([0.5, 1.5]))
+    root = DET.fromstring(routes_xml(net, d, begin_s=100.0, interval_s=900.0))
+    routes = {r.get("id"): r.get("edges") for r in root.iter("route")}
+    assert routes == {"r0": net.edges[0].id, "r1": net.edges[1].id}
+    flows = [(f.get("route"), float(f.get("begin")), f.get("period")) for f in root.iter("flow")]
+    # per route and interval, Poisson at flow x profile (veh/s), sorted by begin for SUMO
+    assert flows == [
+        ("r0", 100.0, "exp(0.05000000)"), ("r1", 100.0, "exp(0.00500000)"),
+        ("r0", 1000.0, "exp(0.15000000)"), ("r1", 1000.0, "exp(0.01500000)"),
+    ]  # fmt: skip

@@ -220,7 +220,8 @@ class _Meso:
         for m in self.tls_movements.get(tls, ()):
             self.colours[m] = None
         ev, self.changed[tls] = self.changed[tls], self.env.event()
-        ev.succeed()
+        if ev.callbacks:  # someone waits for this light: wake them (else spare the event)
+            ev.succeed()
 
     def _actuated(self, tls: str, ph: list[Any], st: dict[str, float]) -> Generator:
         """SUMO's gap-based actuation on this world's lanes: phases in program order; a

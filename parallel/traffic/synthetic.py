@@ -18,12 +18,30 @@ permissive (``g``) and yield to the opposing through and right-turning traffic.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from parallel.traffic.network import Edge, Movement, Phase, Program, RoadNet
 
-if TYPE_CHECKING:  # the scenario model imports this module's caller, not the reverse
-    from parallel.traffic.topology import NetworkConfig
+
+class NetworkConfig(Protocol):
+    """What an arterial is made of (``parallel.traffic.topology.NetworkConfig`` has it;
+    a protocol, so that the network model does not depend on the scenario model)."""
+
+    @property
+    def intersections(self) -> int: ...
+    @property
+    def spacing_m(self) -> float: ...
+    @property
+    def approach_length_m(self) -> float: ...
+    @property
+    def exit_length_m(self) -> float: ...
+    @property
+    def main_lanes(self) -> int: ...
+    @property
+    def side_lanes(self) -> int: ...
+    @property
+    def speed_limit_kmh(self) -> float: ...
+
 
 COMPASS = ("N", "E", "S", "W")  # clockwise
 #: netgenerate's default static program at 50 km/h: a 90 s cycle of two greens, each

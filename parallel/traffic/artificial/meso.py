@@ -277,8 +277,8 @@ class _Meso:
         # the queue goes on discharging into the first part of the amber (HCM's extension
         # of effective green): who is already moving off the line cannot stop in time
         if c == "y":
-            tls = self.net.movements[m].tls
-            return "G" if self.env.now - self.since[tls] < self.p.amber_used_s else "r"  # type: ignore[index]
+            since = self.since[self.net.movements[m].tls or ""]  # signalised: it has a light
+            return "G" if self.env.now - since < self.p.amber_used_s else "r"
         return c
 
     def _colour_of(self, m: int) -> str:

@@ -7,7 +7,7 @@ run; write the fidelity figures beside the issue's targets, with the speed ratio
 
     python -m benchmarks.fidelity [--scenarios scenarios/cologne8.yaml scenarios/ingolstadt7.yaml]
                                   [--plans 10] [--reps 3] [--workers 2] [--seed S]
-                                  [--name fidelity]
+                                  [--name fidelity] [--calibrate-on N]
 """
 
 from __future__ import annotations
@@ -87,10 +87,16 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--name", default="fidelity")
     ap.add_argument("--seed", type=int, help="override the scenarios' seed (SUMO, twin, judge)")
+    ap.add_argument(
+        "--calibrate-on", type=int, help="calibrate on the design's first N plans (default 1)"
+    )
     args = ap.parse_args()
     results: dict[str, Any] = {"targets": TARGETS, "networks": {}}
+    overrides: dict[str, Any] = {} if args.seed is None else {"seed": args.seed}
+    if args.calibrate_on is not None:
+        overrides["fidelity.calibrate_on"] = args.calibrate_on
     for path in args.scenarios:
-        sc = load_city(path, {} if args.seed is None else {"seed": args.seed})
+        sc = load_city(path, overrides)
         ex = make_executor("process", args.workers)
         t0 = time.perf_counter()
         try:

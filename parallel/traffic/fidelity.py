@@ -28,7 +28,7 @@ from scipy import stats
 from parallel.core.executors import Executor
 from parallel.core.seeds import Stage, rng, stream
 from parallel.metrics.c2st import C2STConfig, c2st
-from parallel.traffic.actual.sumo_net import SumoNetWorld, read_sumocfg
+from parallel.traffic.actual.sumo_net import SumoConfig, SumoNetWorld, read_sumocfg
 from parallel.traffic.artificial.meso import Horizon
 from parallel.traffic.city import CityScenario
 from parallel.traffic.citytwin import CityTwin, learn
@@ -129,22 +129,7 @@ def run_fidelity(
         design_plans = [*design_plans, *more_plans(twin)]
     wanted = {"meso": sc.fidelity.meso, "meso_estimated": sc.fidelity.meso_estimated}
     worlds = [w for w in WORLDS if wanted.get(w, True)]
-    meso = SumoNetWorld(
-        cfg, horizon.interval_s, sc.observation.probe_share, out / "meso", True,
-        sc.sumo.time_to_teleport_s, check=False, net=net,
-    )  # fmt: skip
-    sumo = {"actual": actual, "meso": meso}
-    if "meso_estimated" in worlds:  # the twin's demand, written as SUMO flows
-        est = out / "meso_estimated"
-        est.mkdir(parents=True, exist_ok=True)
-        (est / "estimated.rou.xml").write_text(
-            routes_xml(net, twin.demand, cfg.begin_s, horizon.interval_s)
-        )
-        sumo["meso_estimated"] = SumoNetWorld(
-            replace(cfg, route_files=(est / "estimated.rou.xml",)), horizon.interval_s,
-            sc.observation.probe_share, est, True, sc.sumo.time_to_teleport_s, check=False,
-            net=net,
-        )  # fmt: skip
+    sumo = {"actual": actual, **_peers(sc, cfg, net, twin, horizon, out, worlds)}
     tasks = [
         _Task(
             w, p, r, plan, sc.seed, str(out / "runs" / f"{w}-p{p:02d}-r{r:02d}"),
@@ -157,6 +142,36 @@ def run_fidelity(
     results = executor.map(_run, tasks, lambda k: say("design runs", k, len(tasks)))
     summary = summarise(sc, design_plans, results, worlds, twin, observed, horizon, learn_s)
     return summary, incumbent_flows(results, worlds, horizon.interval_s)
+
+
+def _peers(
+    sc: CityScenario,
+    cfg: SumoConfig,
+    net: RoadNet,
+    twin: CityTwin,
+    horizon: Horizon,
+    out: Path,
+    worlds: list[str],
+) -> dict[str, SumoNetWorld]:
+    """SUMO's mesoscopic model on the true trip file, and on the twin's estimated demand
+    written as SUMO flows (``meso_estimated``)."""
+    meso = SumoNetWorld(
+        cfg, horizon.interval_s, sc.observation.probe_share, out / "meso", True,
+        sc.sumo.time_to_teleport_s, check=False, net=net,
+    )  # fmt: skip
+    peers = {"meso": meso}
+    if "meso_estimated" in worlds:
+        est = out / "meso_estimated"
+        est.mkdir(parents=True, exist_ok=True)
+        (est / "estimated.rou.xml").write_text(
+            routes_xml(net, twin.demand, cfg.begin_s, horizon.interval_s)
+        )
+        peers["meso_estimated"] = SumoNetWorld(
+            replace(cfg, route_files=(est / "estimated.rou.xml",)), horizon.interval_s,
+            sc.observation.probe_share, est, True, sc.sumo.time_to_teleport_s, check=False,
+            net=net,
+        )  # fmt: skip
+    return peers
 
 
 def incumbent_flows(

@@ -96,6 +96,17 @@ class MesoPrior(Strict):
     """Permissive turners per movement that may wait inside the junction for their gap
     (SUMO's internal waiting position); the next one waits at the stop line and blocks
     its lane. 0: every waiting turner blocks its lane."""
+    minor_gap_s: float = Field(4.0, ge=0.5, le=12)
+    """Gap a minor street's vehicle needs in the streams with right of way at a junction
+    without a signal, s (``critical_gap_s`` is the permissive turn's at a light)."""
+    lane_change_m: float = Field(0.0, ge=0, le=500)
+    """Road length a vehicle needs per lane change, m; 0 (the default): none modelled, a
+    vehicle queues in any lane that feeds its next movement. Above 0, only in lanes whose
+    connections land on the next edge within reach of the lanes it needs there (this
+    many metres per lane to cross), so on short edges traffic lines up early in the few
+    lanes that lead on, as SUMO's strategic lane changing makes it. Off by default: on
+    ingolstadt7, 50 m brought the gridlock teleports down to SUMO's level but ranked the
+    plans worse (benchmarks/README.md, "Real networks")."""
 
 
 class CityArtificial(Strict):

@@ -73,6 +73,9 @@ class Movement:
     """Right of way without signal: ``M`` major, ``m`` minor, ``=`` all-way, ``s`` stop..."""
     yields_to: tuple[int, ...] = ()
     """Movements that have right of way over this one (SUMO's request table)."""
+    lane_pairs: tuple[tuple[int, int], ...] = ()
+    """(upstream lane, downstream lane) of each lane connection, by SUMO index: which lane
+    of the next edge a vehicle arrives on (empty: not known, any lane)."""
 
 
 @dataclass(frozen=True)
@@ -325,6 +328,9 @@ def _movements(
                 link_indices=links,
                 # the weakest right of way among its lanes decides
                 state=min(states, key=lambda s: "Mm=swo".find(s) if s in "Mm=swo" else 9),
+                lane_pairs=tuple(
+                    sorted({(c.getFromLane().getIndex(), c.getToLane().getIndex()) for c in conns})  # type: ignore[attr-defined]
+                ),
             )
         )
         for c in conns:

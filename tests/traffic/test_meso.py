@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from parallel.traffic.artificial.lanes import LaneTables
 from parallel.traffic.artificial.meso import Horizon, MesoParams, simulate_net
 from parallel.traffic.demand import RouteDemand
 from parallel.traffic.network import Edge, Movement, Phase, Program, RoadNet
@@ -198,11 +199,13 @@ def test_a_saturated_minor_stream_uses_every_gap_exactly() -> None:
     """Gap acceptance, checked gap by gap on the records: a minor vehicle goes the moment
     the critical gap has passed since the last major vehicle, the next one a follow-up
     headway later, for as long as no major vehicle comes: ceil((g - tc) / tf) of them in
-    a gap of g > tc, none in a shorter one (the count behind Siegloch's capacity formula)."""
-    tc, tf = 4.0, 2.0
+    a gap of g > tc, none in a shorter one (the count behind Siegloch's capacity formula).
+    Without a signal the gap is the minor street's (``minor_gap_s``), not a permissive
+    turn's."""
+    tc, tf = 5.0, 2.0
     p = MesoParams(
-        critical_gap_s=tc, saturation_headway_s=tf, speed_factor_sd=0.0, stop_penalty_s=0.0,
-        minor_loss_s=0.0,
+        minor_gap_s=tc, critical_gap_s=3.0, saturation_headway_s=tf, speed_factor_sd=0.0,
+        stop_penalty_s=0.0, minor_loss_s=0.0,
     )  # fmt: skip
     demand = RouteDemand(((0, 1), (2, 3)), np.array([900.0, 2000.0]), np.ones(4))
     veh = simulate_net(
@@ -221,3 +224,68 @@ def test_a_saturated_minor_stream_uses_every_gap_exactly() -> None:
     # and no minor vehicle ever goes within the critical gap after a major one
     last = major[np.maximum(inside - 1, 0)]
     assert (minor[inside > 0] - last[inside > 0] >= tc - 1e-6).all()
+
+
+def _funnel() -> RoadNet:
+    """Two lanes "in" (200 m) lead lane by lane onto a 10 m "short" edge, whose lane 1
+    turns left ("left", 10 s of green in 90 s) and lane 0 right ("right", always green):
+    a left-bound vehicle in lane 0 of "in" cannot cross over on "short" in time."""
+    edges = (
+        Edge("in", "A", "J1", 200.0, 2, 13.9, 1, (0, 1)),
+        Edge("short", "J1", "J2", 10.0, 2, 13.9, 1, (0, 1)),
+        Edge("left", "J2", "L", 200.0, 1, 13.9, 1, (0,)),
+        Edge("right", "J2", "R", 200.0, 1, 13.9, 1, (0,)),
+    )
+    movements = (
+        Movement(0, 0, 1, "J1", 2, (0, 1), "s", None, (), "M", (), ((0, 0), (1, 1))),
+        Movement(1, 1, 2, "J2", 1, (1,), "l", "T", (0,), "o", (), ((1, 0),)),
+        Movement(2, 1, 3, "J2", 1, (0,), "r", "T", (1,), "o", (), ((0, 0),)),
+    )
+    program = Program("T", "0", "static", 0.0, (Phase(10.0, "GG"), Phase(80.0, "rG")))
+    return RoadNet(
+        file="funnel",
+        edges=edges,
+        movements=movements,
+        programs={"T": program},
+        junction_types={"A": "dead_end", "J1": "priority", "J2": "traffic_light"}
+        | {"L": "dead_end", "R": "dead_end"},
+        edge_index={e.id: i for i, e in enumerate(edges)},
+        out_movements=((0,), (1, 2), (), ()),
+    )
+
+
+def test_a_route_uses_the_lanes_it_can_leave_by() -> None:
+    net = _funnel()
+    tables = LaneTables.of(net, 7.0)
+    route, movs = (0, 1, 2), [0, 1]  # in -> short -> left
+    lane = {(e, k): tables.lane_id[(e, k)] for e, k in tables.lane_id}
+    # no lane changing modelled: any lane of "in" feeds "short"
+    assert tables.route_lanes(net, route, movs, 0.0)[0] == [lane[(0, 0)], lane[(0, 1)]]
+    # 10 m of "short" is too little to cross from lane 0 to lane 1 at 50 m a lane, enough
+    # at 10 m a lane
+    assert tables.route_lanes(net, route, movs, 50.0) == [
+        [lane[(0, 1)]],
+        [lane[(1, 1)]],
+        [lane[(2, 0)]],
+    ]
+    assert tables.route_lanes(net, route, movs, 10.0)[0] == [lane[(0, 0)], lane[(0, 1)]]
+
+
+def test_traffic_lines_up_in_the_lanes_that_lead_on() -> None:
+    net = _funnel()
+    # 400 veh/h turn left where 10 s of green in 90 s serve about 240: their queue grows
+    demand = RouteDemand(((0, 1, 2), (0, 1, 3)), np.array([400.0, 300.0]), np.ones(4))
+    right, left_lanes = {}, {}
+    for lc in (0.0, 50.0):
+        p = MesoParams(lane_change_m=lc)
+        obs = simulate_net(net, incumbent(net), demand, p, HOUR, np.random.SeedSequence(2))
+        veh = obs.vehicles
+        right[lc] = veh[veh.destination == "right"].delay_s.mean()
+        left_lanes[lc] = obs.detectors[obs.detectors.link == "in"].queue_veh.max()
+    # lanes chosen by the next movement alone: the left-bound queue fills both lanes of
+    # "in" and holds up the right-bound vehicles behind it
+    assert right[0.0] > 100
+    # lanes chosen by where the connections lead: the left-bound queue stands in lane 1
+    # only, lane 0 stays free for the right-bound traffic, and "in" stores half as many
+    assert right[50.0] < 20
+    assert left_lanes[50.0] <= 29 < left_lanes[0.0]

@@ -36,6 +36,18 @@ def test_cologne8_as_provenance_describes_it() -> None:
     )
 
 
+def test_lane_connections_say_which_lane_a_vehicle_arrives_on() -> None:
+    net = read_net(RESCO / "ingolstadt7" / "ingolstadt7.net.xml")
+    by_id = {(net.edges[m.from_edge].id, net.edges[m.to_edge].id): m for m in net.movements}
+    # a five-lane approach whose two left lanes run on, lane by lane, into a 10.7 m edge
+    assert by_id[("104012170", "104010460#1")].lane_pairs == ((3, 1), (4, 2))
+    # one lane fanning out over three (a lane that widens at the junction)
+    assert by_id[("104010475#0", "104012170")].lane_pairs == ((1, 1), (2, 2), (2, 3), (2, 4))
+    for m in net.movements:  # the pairs' upstream lanes are the movement's lanes
+        assert {f for f, _ in m.lane_pairs} == set(m.from_lanes)
+        assert all(t in net.edges[m.to_edge].lane_indices for _, t in m.lane_pairs)
+
+
 def test_a_netgenerate_grid_goes_the_same_path(tmp_path: Path) -> None:
     out = tmp_path / "grid.net.xml"
     subprocess.run(

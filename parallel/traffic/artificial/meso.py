@@ -34,6 +34,7 @@ import pandas as pd
 import simpy
 
 from parallel.core.seeds import children
+from parallel.traffic.artificial.lanes import LaneTables
 from parallel.traffic.control import MaxPressure, phase_lanes
 from parallel.traffic.demand import RouteDemand
 from parallel.traffic.network import RoadNet
@@ -66,6 +67,8 @@ class MesoParams:
     minor_loss_s: float = 3.0
     teleport_s: float = 300.0
     inside_slots: int = 1
+    lane_change_m: float = 0.0
+    minor_gap_s: float = 4.0
 
     def flat(self) -> dict[str, float]:
         return dict(self.__dict__)
@@ -87,7 +90,8 @@ class _Meso:
     Storage, queues and discharge are per lane: a lane holds length / jam spacing
     vehicles, keeps one FIFO queue at its stop line and discharges one vehicle per
     saturation headway. A vehicle picks, on entering an edge, the least occupied lane that
-    serves its next movement, so a lane shared by two movements is blocked by either.
+    its route may use there (:mod:`parallel.traffic.artificial.lanes`), so a lane shared by
+    two movements is blocked by either.
     """
 
     def __init__(
@@ -105,6 +109,13 @@ class _Meso:
         nm = len(net.movements)
         self.last_pass = [-1e9] * nm
         self.inside = [0] * nm  # permissive turners waiting inside the junction
+        # the gap each movement needs: a permissive turn at a light, or a minor street's
+        # movement at a junction without one (HCM's gaps are longer there: no signal ever
+        # stops the stream it crosses)
+        self.gap = [
+            params.critical_gap_s if mv.tls is not None else params.minor_gap_s
+            for mv in net.movements
+        ]
         self.teleports = 0
         self.s_dep, self.s_speed = children(seed, 2)
         n_int = max(int(np.ceil(horizon.duration_s / horizon.interval_s - 1e-9)), 1)
@@ -139,30 +150,18 @@ class _Meso:
             self.env.process(self._server(lane))
 
     def _lanes(self, net: RoadNet, params: MesoParams) -> None:
-        """Global lane ids: per edge its passenger lanes; per movement the lanes feeding it."""
-        self.lane_edge: list[int] = []
-        self.lane_cap: list[int] = []
-        self.lane_id: dict[tuple[int, int], int] = {}
-        lane_id = self.lane_id
-        self.edge_lanes: list[list[int]] = []
-        for i, e in enumerate(net.edges):
-            ids = []
-            for sumo_index in e.lane_indices or (0,):
-                lane_id[(i, sumo_index)] = len(self.lane_edge)
-                ids.append(len(self.lane_edge))
-                self.lane_edge.append(i)
-                self.lane_cap.append(max(1, int(e.length_m / params.jam_spacing_m)))
-            self.edge_lanes.append(ids)
-        self.mov_lanes = [
-            [lane_id[(m.from_edge, k)] for k in m.from_lanes if (m.from_edge, k) in lane_id]
-            or self.edge_lanes[m.from_edge]
-            for m in net.movements
-        ]
+        """Global lane ids and their storage; per lane its queue and server state."""
+        t = self.tables = LaneTables.of(net, params.jam_spacing_m)
+        self.lane_edge, self.lane_cap, self.lane_id = t.lane_edge, t.lane_cap, t.lane_id
+        self.edge_lanes, self.mov_lanes = t.edge_lanes, t.mov_lanes
         n = len(self.lane_edge)
         self.occ = [0] * n
         self.room: list[simpy.Event | None] = [None] * n
-        # per lane: (the vehicle's event, its movement, its next movement, when it joined)
-        self.queues: list[deque[tuple[simpy.Event, int, int, float]]] = [deque() for _ in range(n)]
+        # per lane: (the vehicle's event, its movement, the lanes it may take next, when it
+        # joined)
+        self.queues: list[deque[tuple[simpy.Event, int, list[int], float]]] = [
+            deque() for _ in range(n)
+        ]
         self.idle: list[simpy.Event | None] = [None] * n
         self.busy = [0.0] * n  # a lane discharges its next vehicle no earlier than this
         self.red = [True] * n  # the lane's signal was red when its server last looked
@@ -183,11 +182,6 @@ class _Meso:
             if occ[lane] < occ[best]:
                 best = lane
         return best
-
-    def _target(self, m2: int, edge: int) -> int:
-        """The lane a vehicle takes on ``edge``: one that serves its next movement ``m2``
-        (any lane on its last edge)."""
-        return self._pick(self.mov_lanes[m2] if m2 >= 0 else self.edge_lanes[edge])
 
     # -- signals ---------------------------------------------------------------------
     def _controller(self, tls: str, ph: list[Any], offset: float) -> Generator:
@@ -301,7 +295,7 @@ class _Meso:
         itself blocked by a full lane downstream does not, as on the road (and a rule
         that waited for its queue to clear would deadlock the two).
         """
-        now, gap, last = self.env.now, self.p.critical_gap_s, self.last_pass
+        now, gap, last = self.env.now, self.gap[m], self.last_pass
         return all(now - last[o] >= gap for o in self.net.movements[m].yields_to)
 
     def _gap_wait(self, m: int) -> float:
@@ -311,7 +305,7 @@ class _Meso:
         not poll.)"""
         now, mv = self.env.now, self.net.movements[m]
         last = self.last_pass
-        wait = max(last[o] for o in mv.yields_to) + self.p.critical_gap_s - now
+        wait = max(last[o] for o in mv.yields_to) + self.gap[m] - now
         if mv.tls is not None and mv.tls in self.next_change:
             wait = min(wait, self.next_change[mv.tls] - now)
         return max(wait, 1e-3)  # a wait that rounds to nothing would not advance the clock
@@ -342,7 +336,7 @@ class _Meso:
                 self.idle[lane] = ev = env.event()
                 yield ev
                 continue
-            veh, m, m2, _ = q[0]
+            veh, m, opts, _ = q[0]
             mv = net.movements[m]
             c = self._colour(m)
             if c == "r":
@@ -365,13 +359,13 @@ class _Meso:
                     q.popleft()
                     self._free(lane)
                     self.inside[m] += 1
-                    env.process(self._inside(veh, m, m2))
+                    env.process(self._inside(veh, m, opts))
                     yield env.timeout(p.saturation_headway_s)
                     continue
                 self._halt(lane)
                 yield env.timeout(self._gap_wait(m))
                 continue
-            target = self._target(m2, mv.to_edge)
+            target = self._pick(opts)
             if self.occ[target] >= self.lane_cap[target]:
                 self._halt(lane)
                 if blocked_since < 0:
@@ -397,7 +391,7 @@ class _Meso:
             self.moving[lane] = False
             self.halts[lane] += 1
 
-    def _pass_now(self, lane: int, m: int, m2: int) -> int:
+    def _pass_now(self, lane: int, m: int, opts: list[int]) -> int:
         """A vehicle reaching an empty stop line whose server is idle passes at once if the
         server would let it: green (or right of way, or a gap), and room downstream.
         Returns the lane it enters, or -1 (it then queues as usual). This is the server's
@@ -409,7 +403,7 @@ class _Meso:
         yields = mv.yields_to and (c == "g" or (c == "-" and mv.state not in "MO"))
         if yields and not self._may_pass(m):
             return -1
-        target = self._target(m2, mv.to_edge)
+        target = self._pick(opts)
         if self.occ[target] >= self.lane_cap[target]:
             return -1
         now = self.env.now
@@ -420,7 +414,7 @@ class _Meso:
         self.busy[lane] = now + self.p.saturation_headway_s
         return target
 
-    def _inside(self, veh: simpy.Event, m: int, m2: int) -> Generator:
+    def _inside(self, veh: simpy.Event, m: int, opts: list[int]) -> Generator:
         """A permissive turner waiting inside the junction for a gap (or the amber)."""
         env = self.env
         while True:
@@ -428,10 +422,10 @@ class _Meso:
             if c not in "Gg" or self._may_pass(m):
                 break
             yield env.timeout(self._gap_wait(m))
-        target = self._target(m2, self.net.movements[m].to_edge)
+        target = self._pick(opts)
         while self.occ[target] >= self.lane_cap[target]:
             yield self._room(target)
-            target = self._target(m2, self.net.movements[m].to_edge)
+            target = self._pick(opts)
         self.inside[m] -= 1
         self.occ[target] += 1
         self.last_pass[m] = env.now
@@ -444,11 +438,12 @@ class _Meso:
         length, speed, crossed = self.length, self.speed, self._crossed
         route = self.demand.routes[r]
         movs = self.demand_movements[r]
+        lanes = self.route_lanes[r]
         last = len(route) - 1
-        lane = self._target(movs[0] if last > 0 else -1, route[0])
+        lane = self._pick(lanes[0])
         while occ[lane] >= cap[lane]:  # SUMO delays the insertion, so do we
             yield self._room(lane)
-            lane = self._target(movs[0] if last > 0 else -1, route[0])
+            lane = self._pick(lanes[0])
         occ[lane] += 1
         t_in = env.now
         stops = 0
@@ -463,17 +458,17 @@ class _Meso:
                 crossed(e, t_link)
                 self._finish(vid, r, t_in, stops)
                 return
-            m, m2 = movs[k], (movs[k + 1] if k + 1 < last else -1)
+            m, opts = movs[k], lanes[k + 1]
             t_q = env.now
             self.seen[lane] = t_q
             if not queues[lane] and idle_ev[lane] is not None and t_q >= self.busy[lane]:
-                target = self._pass_now(lane, m, m2)
+                target = self._pass_now(lane, m, opts)
                 if target >= 0:  # nothing to wait for: no events for the lane's server
                     crossed(e, t_link)
                     lane = target
                     continue
             ev = env.event()
-            queues[lane].append((ev, m, m2, t_q))
+            queues[lane].append((ev, m, opts, t_q))
             idle = idle_ev[lane]
             if idle is not None:
                 idle_ev[lane] = None
@@ -549,6 +544,10 @@ class _Meso:
         self.demand_movements = [_movements(net, rt) for rt in self.demand.routes]
         self.free = [net.free_time_s(rt) for rt in self.demand.routes]
         self.route_losses = [self._losses(ms) for ms in self.demand_movements]
+        self.route_lanes = [
+            self.tables.route_lanes(net, rt, ms, self.p.lane_change_m)
+            for rt, ms in zip(self.demand.routes, self.demand_movements)
+        ]
         t0 = time.perf_counter()
         self.env.process(self._source())
         self.env.run(until=self.h.duration_s)

@@ -93,11 +93,15 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
     from parallel.gan.synth import TABLE_DEFAULTS, fit_table
     from parallel.gan.tabular import read_table
 
+    if args.model != "gan" or args.target is not None:
+        _check_naive(args)
     if args.data.suffix.lower() in (".yaml", ".yml"):
         return _train_scenario(args, console)
     if args.data.is_dir():
         return _train_images(args, console)
     df = read_table(args.data)
+    if args.model == "naive":
+        return _train_naive(args, df, console)
     cfg = _train_config(args, TABLE_DEFAULTS)
     _check_train_out(args)
     with _progress(console, "training") as bar:
@@ -121,6 +125,41 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
         f"({trainer.device}); d_loss {last.get('d_loss', float('nan')):.3f}, "
         f"g_loss {last.get('g_loss', float('nan')):.3f}; generator in {args.out}. "
         f"Next: parallel generate table --from {args.out} --rows 1000000 --out DATASET"
+    )
+    return 0
+
+
+def _check_naive(args: argparse.Namespace) -> None:
+    """The naive generator's options, before anything is read or written."""
+    from parallel.gan.naive import NAIVE
+
+    if args.model != "naive":
+        raise UserInputError("--target is for --model naive (the table GAN is unconditional)")
+    if args.data.is_dir() or args.data.suffix.lower() in (".yaml", ".yml"):
+        raise UserInputError(
+            f"{args.data}: --model naive takes a table (.csv or .parquet), not an image folder "
+            "or a scenario"
+        )
+    if args.resume:
+        raise UserInputError("--resume: the naive generator fits in one pass; drop --resume")
+    if args.out is not None and (args.out / NAIVE).is_file():
+        raise UserInputError(f"--out {args.out} already holds a generator; give a new folder")
+
+
+def _train_naive(args: argparse.Namespace, df: Any, console: Console) -> int:
+    """``parallel train DATA --model naive``: class statistics, no training loop."""
+    from parallel.gan.synth import fit_naive
+
+    model, enc = fit_naive(
+        df, args.out, target=args.target, source=str(args.data), max_categories=args.max_categories
+    )
+    for note in enc.notes:
+        console.print(f"note: {note}")
+    by = f"{len(model.prior)} classes of {args.target!r}" if args.target else "one class"
+    console.print(
+        f"fitted the naive generator on {len(df):,} rows x {df.shape[1]} columns ({by}); "
+        f"generator in {args.out}. Next: parallel generate table --from {args.out} --rows "
+        "1000 --out DATASET"
     )
     return 0
 

@@ -85,6 +85,7 @@ def _gan_commands(sub: Any) -> None:
         "train",
         help="train a GAN on a table (CSV or Parquet) or a GAN scenario (.yaml)",
         epilog="examples: parallel train scenarios/data/gan/vehicle_records.csv --out gen; "
+        "parallel train small.csv --model naive --target label --out gen; "
         "parallel train IMAGES_DIR --out imggen",
     )
     tr.add_argument(
@@ -118,6 +119,19 @@ def _gan_commands(sub: Any) -> None:
     tr.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     tr.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
     tr.add_argument("--size", type=int, default=32, help="image folders: 32 or 64 px")
+    tr.add_argument(
+        "--model",
+        choices=("gan", "naive"),
+        default="gan",
+        help="tables: gan (the table GAN) or naive (class-conditional, independent columns: "
+        "for a few rows per class; fits in a second, needs no torch) (default gan)",
+    )
+    tr.add_argument(
+        "--target",
+        default=None,
+        help="--model naive: the class column whose classes rows are drawn by (default: none, "
+        "one class)",
+    )
 
     _generate_commands(sub)
 

@@ -4,8 +4,10 @@ A generator folder holds ``checkpoint.pt`` (weights, loaded with ``weights_only=
 ``config.json`` (the :class:`TrainConfig`), ``encoder.json`` (the column encoders, plain
 JSON), ``metrics.csv``, ``source.json`` (where the data came from, its rows and hash) and
 ``generator.npz`` (the trained generator as numpy weights, tied to the checkpoint by its
-SHA-256). Sampling is by batch and seeded per batch, so any slice of a big dataset can be
-made again on its own, which is what lets ``parallel generate`` resume shard by shard.
+SHA-256). A folder of the naive generator (``parallel train --model naive``) holds
+``naive.json`` instead of the weights. Sampling is by batch and seeded per batch, so any
+slice of a big dataset can be made again on its own, which is what lets ``parallel
+generate`` resume shard by shard.
 
 On CPU, sampling uses the numpy weights and never imports torch: a fresh
 ``parallel generate table`` process starts about 2 s sooner, and the small generator's
@@ -30,6 +32,7 @@ from parallel.core.errors import DataError, UserInputError
 from parallel.core.runfolder import atomic_write, load_checkpoint, read_json
 from parallel.data.shards import sha256_file
 from parallel.gan.defaults import TABLE_DEFAULTS  # noqa: F401  (re-exported)
+from parallel.gan.naive import NAIVE, NaiveTable
 from parallel.gan.numpy_mlp import NumpyMLP, standard_normal
 from parallel.gan.tabular import TableEncoder
 
@@ -115,6 +118,34 @@ def fit_table(
     return trainer, enc, last
 
 
+def fit_naive(
+    df: pd.DataFrame,
+    out: Path,
+    *,
+    target: str | None,
+    source: str = "table",
+    max_categories: int = 50,
+) -> tuple[NaiveTable, TableEncoder]:
+    """Fit the class-conditional naive generator (:mod:`parallel.gan.naive`) into ``out``.
+
+    Raises:
+        DataError: the table cannot be encoded (see :meth:`TableEncoder.fit`).
+        UserInputError: ``target`` is missing or not a class column.
+    """
+    enc = TableEncoder.fit(df, source=source, max_categories=max_categories)
+    model = NaiveTable.fit(df, enc, target)
+    out.mkdir(parents=True, exist_ok=True)
+    _write_json(out / ENCODER, enc.to_json())
+    _write_json(
+        out / SOURCE,
+        {"source": source, "rows": len(df), "columns": list(map(str, df.columns)),
+         "hash": table_hash(df)},
+    )  # fmt: skip
+    _write_json(out / CONFIG, {"model": "naive", "target": target, "steps": 0})
+    _write_json(out / NAIVE, model.to_json())  # last: its presence marks a finished fit
+    return model, enc
+
+
 def config_digest(config: dict[str, Any]) -> str:
     """The hash :meth:`TrainConfig.digest` gives, from the config's JSON (no torch)."""
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
@@ -132,7 +163,8 @@ class TableSampler:
     """
 
     def __init__(self, folder: Path, device: str = "cpu") -> None:
-        missing = [f for f in (CHECKPOINT, CONFIG, ENCODER) if not (folder / f).is_file()]
+        weights = NAIVE if (folder / NAIVE).is_file() else CHECKPOINT
+        missing = [f for f in (weights, CONFIG, ENCODER) if not (folder / f).is_file()]
         if missing:
             raise DataError(
                 f"{folder}: not a trained table generator (missing {', '.join(missing)}); "
@@ -141,12 +173,18 @@ class TableSampler:
         self.folder = folder
         self.config: dict[str, Any] = read_json(folder / CONFIG)
         self.config_digest = config_digest(self.config)
-        self.z_dim, self.z_categories = self.config["z_dim"], self.config.get("z_categories", 0)
+        self.z_dim = self.config.get("z_dim", 0)
+        self.z_categories = self.config.get("z_categories", 0)
         self.encoder = TableEncoder.from_json(read_json(folder / ENCODER))
         self.source = read_json(folder / SOURCE) if (folder / SOURCE).is_file() else {}
-        self.checkpoint_sha256 = sha256_file(folder / CHECKPOINT)
+        self.checkpoint_sha256 = sha256_file(folder / weights)
         self.mlp: NumpyMLP | None = None
         self.G: torch.nn.Module | None = None
+        self.naive: NaiveTable | None = None
+        if weights == NAIVE:  # no network: a table of class statistics, sampled in numpy
+            self.naive = NaiveTable.from_json(read_json(folder / NAIVE))
+            self.step, self.backend, self.on_cpu = 0, "numpy", True
+            return
         if device in ("auto", "cpu") and (folder / NUMPY_G).is_file():
             mlp = NumpyMLP.load(folder / NUMPY_G)
             if mlp.meta.get("checkpoint_sha256") == self.checkpoint_sha256:
@@ -197,6 +235,8 @@ class TableSampler:
         """``n`` rows as an Arrow table; the same seed gives the same rows."""
         ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
         rng = np.random.default_rng(ss)
+        if self.naive is not None:
+            return self.naive.sample(n, rng, self.encoder)
         z = self.latent(n, rng)
         x = self.mlp(z) if self.mlp is not None else self._torch_forward(z)  # (n, width)
         return self.encoder.decode(x, rng)

@@ -320,8 +320,15 @@ def cmd_evaluate(args: argparse.Namespace, console: Console) -> int:
         return _evaluate_table(args, console)
     from parallel.vision.evaluate import evaluate
 
-    with console.status("training the feature network and the TSTR classifiers ..."):
-        m = evaluate(args.real, args.synthetic, args.out, args.train, args.seed, curve=args.curve)
+    if any(r <= 0 or r > 100 for r in args.ratios):
+        raise UserInputError(f"--ratios {args.ratios}: each must be in (0, 100]")
+    with _progress(console, "training classifiers") as bar:
+        task = bar.add_task("utility arms", total=None)
+        m = evaluate(
+            args.real, args.synthetic, args.out, args.train, args.seed, curve=args.curve,
+            ratios=args.ratios, seeds=args.seeds, classifier_steps=args.classifier_steps,
+            progress=lambda k, n: bar.update(task, completed=k, total=n),
+        )  # fmt: skip
     s = m["synthetic"]
     console.print(
         f"synthetic: Fréchet {s['frechet']:.2f}, precision {s['precision']:.3f}, recall "
@@ -333,6 +340,11 @@ def cmd_evaluate(args: argparse.Namespace, console: Console) -> int:
         console.print(
             f"baseline (noisy copies of the small real set): Fréchet {b['frechet']:.2f}, "
             f"precision {b['precision']:.3f}, recall {b['recall']:.3f}"
+        )
+    for arm, v in m.get("utility", {}).items():
+        console.print(
+            f"  {arm:<22} accuracy: small CNN {v['cnn:accuracy']['mean']:.3f}, "
+            f"logistic {v['logistic:accuracy']['mean']:.3f}"
         )
     for r in m.get("augmentation_curve", []):
         console.print(

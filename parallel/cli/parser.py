@@ -237,6 +237,18 @@ def _generate_commands(sub: Any) -> None:
     )
     vis.add_argument("--seed", type=_count(0), default=0)
     vis.add_argument(
+        "--seeds", type=_count(1), default=1,
+        help="seeds per utility arm (default 1; each trains a CNN per arm)",
+    )  # fmt: skip
+    vis.add_argument(
+        "--classifier-steps", type=_count(1), default=600,
+        help="Adam steps of each small CNN (default 600)",
+    )  # fmt: skip
+    vis.add_argument(
+        "--ratios", type=float, nargs="+", metavar="R", default=[1.0, 4.0],
+        help="added images as multiples of the small real set (default 1 4; needs --train)",
+    )  # fmt: skip
+    vis.add_argument(
         "--curve",
         type=_count(1),
         nargs="+",

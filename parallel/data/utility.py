@@ -199,7 +199,7 @@ def _per_class(real: pd.DataFrame, target: str, k: int, seed: int) -> pd.DataFra
     return pd.concat(parts).reset_index(drop=True)
 
 
-def _summary(scores: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, dict[str, float]]]:
+def summarise(scores: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, dict[str, float]]]:
     """Per arm and classifier:metric, the mean and s.e. over seeds."""
     out: dict[str, dict[str, dict[str, float]]] = {}
     for arm in scores[0]:
@@ -251,7 +251,7 @@ def evaluate_table(
             done += 1
             if progress:
                 progress(done, total)
-        results["full" if size is None else f"{size}_per_class"] = _summary(scores)
+        results["full" if size is None else f"{size}_per_class"] = summarise(scores)
     return {
         "target": target,
         "classes": sorted(real[target].astype(str).unique()),

@@ -7,8 +7,13 @@
   comparable only within this harness. A trivial baseline (noisy copies of the small
   real training set, when ``--train`` is given) is scored the same way, so the figures can
   be read.
-* **Utility**: TSTR. The same small CNN is trained on synthetic images, on the small real
+* **Utility**: TSTR. The same small CNN (`parallel.vision.classifier`) is trained on synthetic images, on the small real
   set alone and on both, and tested on the held-out real reference set.
+* **Utility against every baseline** (needs ``--train``): the CNN and a logistic
+  regression trained on the small real set alone, with synthetic images added at each of
+  ``--ratios``, with as many classical augmentations (random affine and elastic) or noisy
+  copies, and on synthetic images alone; mean and s.e. over ``--seeds``
+  (:mod:`parallel.vision.utility`).
 * **Augmentation curve** (``--curve 5 10 20``, needs ``--train``): the same two
   classifiers (real only; real + all synthetic images) trained on the first k real images
   per class of the small set, for each k: held-out accuracy against the real images used,
@@ -23,68 +28,20 @@ from __future__ import annotations
 import base64
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from scipy import linalg
-from torch import Tensor, nn
+from torch import Tensor
 
 from parallel.core.errors import DataError, UserInputError
 from parallel.core.runfolder import atomic_write
+from parallel.vision.classifier import accuracy, features, train_classifier
 
 SIZE = 32
-
-
-class SmallCNN(nn.Module):
-    """(B, C, 32, 32) -> logits (B, K); ``features`` gives the 64-d penultimate layer."""
-
-    def __init__(self, channels: int, classes: int) -> None:
-        super().__init__()
-        self.body = nn.Sequential(
-            nn.Conv2d(channels, 32, 3, padding=1),
-            nn.ReLU(),
-            nn.MaxPool2d(2),
-            nn.Conv2d(32, 64, 3, padding=1),
-            nn.ReLU(),
-            nn.MaxPool2d(2),
-            nn.Flatten(),
-            nn.Linear(64 * 8 * 8, 64),
-            nn.ReLU(),
-        )
-        self.head = nn.Linear(64, classes)
-
-    def features(self, x: Tensor) -> Tensor:
-        return self.body(x)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.head(self.body(x))
-
-
-def train_classifier(x: Tensor, y: Tensor, classes: int, seed: int, steps: int = 600) -> SmallCNN:
-    """Adam on mini-batches of 64 with flips off (digits are not mirror-symmetric)."""
-    torch.manual_seed(seed)
-    g = torch.Generator().manual_seed(seed)
-    net = SmallCNN(x.shape[1], classes)
-    opt = torch.optim.Adam(net.parameters(), 1e-3)
-    for _ in range(steps):
-        idx = torch.randint(len(x), (min(64, len(x)),), generator=g)
-        loss = nn.functional.cross_entropy(net(x[idx]), y[idx])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return net.eval()
-
-
-@torch.no_grad()
-def accuracy(net: SmallCNN, x: Tensor, y: Tensor) -> float:
-    return float((net(x).argmax(dim=1) == y).float().mean())
-
-
-@torch.no_grad()
-def features(net: SmallCNN, x: Tensor) -> np.ndarray:
-    return torch.cat([net.features(b) for b in x.split(512)]).numpy().astype(np.float64)
 
 
 def frechet(a: np.ndarray, b: np.ndarray) -> float:
@@ -177,8 +134,15 @@ def evaluate(
     seed: int = 0,
     classifier_steps: int = 600,
     curve: list[int] | None = None,
+    ratios: list[float] | None = None,
+    seeds: int = 1,
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Fidelity and utility of ``syn_dir`` against held-out ``real_dir``; writes ``out``.
+
+    With ``train_dir`` (the small real set) also every utility arm of
+    :func:`parallel.vision.utility.utility` at ``ratios`` (default 1 and 4), ``seeds``
+    times.
 
     Raises:
         DataError: unreadable or mismatched image sets.
@@ -236,6 +200,15 @@ def evaluate(
             xr[b],
             yr[b],
         )
+        from parallel.vision.utility import utility
+
+        out_m["ratios"] = ratios or [1.0, 4.0]
+        out_m["seeds"] = seeds
+        out_m["utility"] = utility(
+            xr=xt, yr=yt, xs=xs, ys=ys, xt=xr[b], yt=yr[b], classes=k,
+            ratios=out_m["ratios"], seeds=seeds, steps=classifier_steps, seed=seed,
+            progress=progress,
+        )  # fmt: skip
         if curve:
             out_m["augmentation_curve"] = _curve(
                 curve, xt, yt, xs, ys, xr[b], yr[b], classes, seed, classifier_steps
@@ -344,6 +317,26 @@ def _curve_png(rows: list[dict[str, float]]) -> str:
     return base64.b64encode(buf.getvalue()).decode()
 
 
+def _utility_html(m: dict[str, Any]) -> str:
+    u = m["utility"]
+    base = {c: u["real_only"][f"{c}:accuracy"]["mean"] for c in ("cnn", "logistic")}
+
+    def cell(arm: str, c: str) -> str:
+        v = u[arm][f"{c}:accuracy"]
+        se = "" if v["se"] != v["se"] else f" ± {v['se']:.3f}"  # NaN with one seed
+        gain = "" if arm == "real_only" else f" ({v['mean'] - base[c]:+.3f})"
+        return f"<td>{v['mean']:.3f}{se}{gain}</td>"
+
+    rows = "".join(f"<tr><td>{a}</td>{cell(a, 'cnn')}{cell(a, 'logistic')}</tr>" for a in u)
+    return f"""<h2>Utility against every baseline</h2>
+<p class="note">Accuracy on the held-out real images (mean ± s.e. over {m["seeds"]} seed(s);
+in brackets the change against the small real set alone). xR adds R times as many images
+as the small real set holds: synthetic ones, classical augmentations of the real ones
+(random affine and elastic), or noisy copies. Where a synthetic arm does not beat the
+augmentation arm of the same size, generation does not pay.</p>
+<table><tr><th>trained on</th><th>small CNN</th><th>logistic regression</th></tr>{rows}</table>"""
+
+
 def _html(m: dict[str, Any], syn_grid: str, real_grid: str) -> str:
     rows = [("synthetic", m["synthetic"])]
     if "noisy_copies_baseline" in m:
@@ -353,7 +346,7 @@ def _html(m: dict[str, Any], syn_grid: str, real_grid: str) -> str:
         for name, v in rows
     )
     tstr = "".join(f"<tr><td>{k}</td><td>{v:.3f}</td></tr>" for k, v in m["tstr"].items())
-    curve = ""
+    curve = _utility_html(m) if m.get("utility") else ""
     if m.get("augmentation_curve"):
         rows = m["augmentation_curve"]
         cells = "".join(
@@ -361,7 +354,7 @@ def _html(m: dict[str, Any], syn_grid: str, real_grid: str) -> str:
             f"<td>{r['real_plus_synthetic']:.3f}</td></tr>"
             for r in rows
         )
-        curve = f"""<h2>Augmentation curve</h2>
+        curve += f"""<h2>Augmentation curve</h2>
 <p class="note">Held-out real accuracy against the real images used per class, with and
 without the {m["synthetic_images"]} synthetic images.</p>
 <table><tr><th>real per class</th><th>real only</th><th>real + synthetic</th></tr>{cells}</table>

@@ -128,6 +128,8 @@ class CityMachine:
             demand = estimate(
                 self.net, obs.detectors, obs.probes, self.sc.observation.probe_share,
                 self.horizon.duration_s, self.horizon.interval_s,
+                None if (det := self.sc.observation.detectors) == "all" else list(det),
+                per_interval=self.sc.calibration.demand_per_interval,
             )  # fmt: skip
             prior = MesoParams(**self.sc.artificial.params.model_dump())
             self.twin = CityTwin(self.net, self.horizon, demand, prior)

@@ -207,6 +207,7 @@ def learn(
         horizon.duration_s,
         horizon.interval_s,
         None if det == "all" else list(det),
+        per_interval=sc.calibration.demand_per_interval,
     )
     prior = MesoParams(**sc.artificial.params.model_dump())
     twin = CityTwin(net, horizon, demand, prior)

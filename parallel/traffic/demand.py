@@ -13,7 +13,9 @@ their routes. The trip file that drives SUMO is hidden truth; nothing here reads
    weighs errors), and each flow is pulled gently toward its probe prior
    (probe vehicles / probe share) so that the solution is the one the probes support;
 3. the time profile: the flow entering the network per interval, from the counts on
-   entry edges.
+   entry edges; or, with ``per_interval``, each interval's flows fitted again to that
+   interval's counts, pulled toward the hour's flows times that profile, so that every
+   route has its own (as routeSampler fits its intervals).
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ class RouteDemand:
     rates_veh_h: np.ndarray
     """(R,) mean flow of each route over the horizon."""
     profile: np.ndarray
-    """(K,) multiplier of every route's flow in interval k (mean 1)."""
+    """(K,) multiplier of every route's flow in interval k (mean 1), or (K, R): one per
+    route and interval."""
     info: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def departures(
@@ -54,7 +57,8 @@ class RouteDemand:
             (times (N,) sorted, route index (N,)).
         """
         k = len(self.profile)
-        lam = np.outer(self.profile, self.rates_veh_h) * (interval_s / 3600.0)  # (K, R)
+        prof = self.profile if self.profile.ndim == 2 else self.profile[:, None]
+        lam = prof * self.rates_veh_h[None, :] * (interval_s / 3600.0)  # (K, R)
         n = rng.poisson(lam)
         total = int(n.sum())
         flat = n.ravel()
@@ -160,6 +164,18 @@ def _profile(net: RoadNet, counts: pd.DataFrame, n_int: int, interval_s: float) 
     return smooth / smooth.mean()
 
 
+def _fit(a: sparse.csr_matrix, c: np.ndarray, prior: np.ndarray, prior_weight: float) -> np.ndarray:
+    """Flows x >= 0 with ``a @ x`` near the counted flows ``c`` (rows weighted
+    1/sqrt(count), as GEH weighs errors) and x near ``prior``."""
+    w = 1.0 / np.sqrt(np.maximum(c, 10.0))
+    # the prior pulls with the weight of a count of the route's own size
+    sigma = np.sqrt(np.maximum(prior, 10.0))
+    lhs = sparse.vstack([sparse.diags(w) @ a, sparse.diags(np.sqrt(prior_weight) / sigma)])
+    rhs = np.concatenate([c * w, np.sqrt(prior_weight) * prior / sigma])
+    sol = lsq_linear(lhs.tocsr(), rhs, bounds=(0.0, np.inf), lsq_solver="lsmr", max_iter=500)
+    return np.maximum(sol.x, 0.0)
+
+
 def estimate(
     net: RoadNet,
     counts: pd.DataFrame,
@@ -169,6 +185,7 @@ def estimate(
     interval_s: float,
     detectors: list[str] | None = None,
     prior_weight: float = 0.3,
+    per_interval: bool = False,
 ) -> RouteDemand:
     """Route flows from counts and probes (see the module docstring).
 
@@ -178,6 +195,9 @@ def estimate(
         probe_share: the share of vehicles that are probes (scales the prior).
         detectors: the counted edges; None means every edge in ``counts``.
         prior_weight: how strongly flows are pulled toward the probe prior.
+        per_interval: also fit each interval's counts (routeSampler's intervals): every
+            route gets its own profile, pulled toward the hour's flow times the shared
+            profile.
     """
     probe_routes = parse_probes(net, probes, "probes")
     cand = candidate_routes(net, {r[0] for r in probe_routes}, {r[-1] for r in probe_routes})
@@ -196,20 +216,19 @@ def estimate(
     a = sparse.csr_matrix(
         (np.ones(len(ij)), ([i for i, _ in ij], [j for _, j in ij])), (len(rows), len(routes))
     )
-    w = 1.0 / np.sqrt(np.maximum(c, 10.0))
-    # the prior pulls with the weight of a count of the route's own size
-    sigma = np.sqrt(np.maximum(prior, 10.0))
-    lhs = sparse.vstack([sparse.diags(w) @ a, sparse.diags(np.sqrt(prior_weight) / sigma)])
-    rhs = np.concatenate([c * w, np.sqrt(prior_weight) * prior / sigma])
-    sol = lsq_linear(lhs.tocsr(), rhs, bounds=(0.0, np.inf), lsq_solver="lsmr", max_iter=500)
-    x = np.maximum(sol.x, 0.0)
+    x = _fit(a, c, prior, prior_weight)
     keep = x > 1e-3
     n_int = max(int(np.ceil(duration_s / interval_s - 1e-9)), 1)
     fitted = a @ x
+    profile = _profile(net, counts, n_int, interval_s)
+    if per_interval:
+        profile = _per_interval(
+            a[:, keep], x[keep], profile, counts, rows, net, interval_s, prior_weight
+        )
     return RouteDemand(
         tuple(r for r, k in zip(routes, keep) if k),
         x[keep],
-        _profile(net, counts, n_int, interval_s),
+        profile,
         {
             "probe_routes": len(set(probe_routes)),
             "candidate_routes": len(cand),
@@ -221,3 +240,19 @@ def estimate(
             ),
         },
     )
+
+
+def _per_interval(
+    a: sparse.csr_matrix, x: np.ndarray, profile: np.ndarray, counts: pd.DataFrame,
+    rows: list[int], net: RoadNet, interval_s: float, prior_weight: float,
+) -> np.ndarray:  # fmt: skip
+    """(K, R) multipliers: each interval's route flows fitted to that interval's counts,
+    pulled toward the hour's flows times the shared profile."""
+    k_of = (counts["interval_start_s"].to_numpy(float) // interval_s).astype(int)
+    ids = [net.edges[e].id for e in rows]
+    out = np.ones((len(profile), len(x)))
+    for k in range(len(profile)):
+        per = counts[k_of == k].groupby("link")["count"].sum()
+        c = np.array([float(per.get(e, 0.0)) for e in ids]) * 3600.0 / interval_s
+        out[k] = _fit(a, c, x * profile[k], prior_weight) / np.maximum(x, 1e-9)
+    return out

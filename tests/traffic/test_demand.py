@@ -92,3 +92,38 @@ def test_the_estimated_demand_as_sumo_flows() -> None:
         ("r0", 100.0, "exp(0.05000000)"), ("r1", 100.0, "exp(0.00500000)"),
         ("r0", 1000.0, "exp(0.15000000)"), ("r1", 1000.0, "exp(0.01500000)"),
     ]  # fmt: skip
+
+
+def test_per_interval_flows_follow_each_route_own_time_profile() -> None:
+    """Route A runs only in the first quarter hour, route B only in the second: fitted to
+    each interval's counts, each route gets its own profile; fitted to the hour's, both
+    share one."""
+    net = read_net(RESCO / "cologne8" / "cologne8.net.xml")
+    cands = candidate_routes(net)
+    a = cands[0]
+    b = next(r for r in cands if not set(r) & set(a))
+    frames, probes = [], []
+    for k, route in enumerate((a, b)):
+        det, pr = _observation(net, [route], [800.0], k)
+        frames.append(det.assign(interval_start_s=900.0 * k))
+        probes.append(
+            pr.assign(vehicle_id=pr["vehicle_id"] + f"_{k}", depart_s=pr["depart_s"] + 900 * k)
+        )
+    # every other counted edge saw nothing: zero counts are observations too
+    seen = set(pd.concat(frames)["link"])
+    zeros = [(e, 900.0 * k, 0) for e in seen for k in (0, 1)]
+    det = pd.concat([*frames, pd.DataFrame(zeros, columns=["link", "interval_start_s", "count"])])
+    det = det.groupby(["link", "interval_start_s"], as_index=False)["count"].sum()
+    pr = pd.concat(probes, ignore_index=True)
+    shared = estimate(net, det, pr, 0.2, 1800.0, 900.0)
+    own = estimate(net, det, pr, 0.2, 1800.0, 900.0, per_interval=True)
+    assert shared.profile.ndim == 1 and own.profile.shape == (2, len(own.routes))
+    ia, ib = own.routes.index(a), own.routes.index(b)
+    assert own.profile[0, ia] > 1.7 and own.profile[1, ia] < 0.3
+    assert own.profile[1, ib] > 1.7 and own.profile[0, ib] < 0.3
+    # the departures follow them: route A's vehicles leave in the first quarter hour
+    t, r = own.departures(np.random.default_rng(0), 1800.0, 900.0)
+    assert np.mean(t[r == ia] < 900) > 0.85 and np.mean(t[r == ib] >= 900) > 0.85
+    t, r = shared.departures(np.random.default_rng(0), 1800.0, 900.0)
+    sa = shared.routes.index(a)
+    assert np.mean(t[r == sa] < 900) < 0.7

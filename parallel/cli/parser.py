@@ -194,6 +194,38 @@ def _generate_options(k: argparse.ArgumentParser, kind: str) -> None:
         )
 
 
+def _vision_eval_options(vis: Any) -> None:
+    """`evaluate vision`'s options."""
+    vis.add_argument("--real", type=Path, required=True, help="held-out real images (ImageFolder)")
+    vis.add_argument(
+        "--synthetic", type=Path, required=True, help="`generate images` output or an ImageFolder"
+    )
+    vis.add_argument("--out", type=Path, required=True, help="report folder")
+    vis.add_argument(
+        "--train", type=Path, help="the small real training set (for TSTR and the baseline)"
+    )
+    vis.add_argument("--seed", type=_count(0), default=0)
+    vis.add_argument(
+        "--seeds", type=_count(1), default=1,
+        help="seeds per utility arm (default 1; each trains a CNN per arm)",
+    )  # fmt: skip
+    vis.add_argument(
+        "--classifier-steps", type=_count(1), default=600,
+        help="Adam steps of each small CNN (default 600)",
+    )  # fmt: skip
+    vis.add_argument(
+        "--ratios", type=float, nargs="+", metavar="R", default=[1.0, 4.0],
+        help="added images as multiples of the small real set (default 1 4; needs --train)",
+    )  # fmt: skip
+    vis.add_argument(
+        "--curve",
+        type=_count(1),
+        nargs="+",
+        metavar="K",
+        help="augmentation curve: real images per class to train on, e.g. 5 10 20 (needs --train)",
+    )
+
+
 def _generate_commands(sub: Any) -> None:
     """generate and evaluate."""
     gen = sub.add_parser(
@@ -227,34 +259,7 @@ def _generate_commands(sub: Any) -> None:
         help="synthetic images against held-out real ones",
         epilog="example: parallel evaluate vision --real heldout --synthetic img --out eval",
     )
-    vis.add_argument("--real", type=Path, required=True, help="held-out real images (ImageFolder)")
-    vis.add_argument(
-        "--synthetic", type=Path, required=True, help="`generate images` output or an ImageFolder"
-    )
-    vis.add_argument("--out", type=Path, required=True, help="report folder")
-    vis.add_argument(
-        "--train", type=Path, help="the small real training set (for TSTR and the baseline)"
-    )
-    vis.add_argument("--seed", type=_count(0), default=0)
-    vis.add_argument(
-        "--seeds", type=_count(1), default=1,
-        help="seeds per utility arm (default 1; each trains a CNN per arm)",
-    )  # fmt: skip
-    vis.add_argument(
-        "--classifier-steps", type=_count(1), default=600,
-        help="Adam steps of each small CNN (default 600)",
-    )  # fmt: skip
-    vis.add_argument(
-        "--ratios", type=float, nargs="+", metavar="R", default=[1.0, 4.0],
-        help="added images as multiples of the small real set (default 1 4; needs --train)",
-    )  # fmt: skip
-    vis.add_argument(
-        "--curve",
-        type=_count(1),
-        nargs="+",
-        metavar="K",
-        help="augmentation curve: real images per class to train on, e.g. 5 10 20 (needs --train)",
-    )
+    _vision_eval_options(vis)
     tab = kinds.add_parser(
         "table",
         help="does a synthetic table help a classifier? every baseline in one run",

@@ -182,28 +182,15 @@ def evaluate(
         "note": "features of a small CNN trained on half of the real images, not Inception",
     }
     if train_dir is not None:
-        g = torch.Generator().manual_seed(seed)
-        reps = max(1, len(xs) // max(len(xt), 1))
-        noisy = (
-            xt.repeat(reps, 1, 1, 1) + 0.1 * torch.randn(len(xt) * reps, *xt.shape[1:], generator=g)
-        ).clamp(-1, 1)
-        fn = features(feat_net, noisy)
+        fn = features(feat_net, _noisy_copies(xt, len(xs), seed))
         pn, rn = precision_recall(pick(fr), fn[rng.choice(len(fn), min(n, len(fn)), replace=False)])
         out_m["noisy_copies_baseline"] = {"frechet": frechet(fr, fn), "precision": pn, "recall": rn}
-        out_m["tstr"]["small_real_only"] = accuracy(
-            train_classifier(xt, yt, k, seed + 1, classifier_steps), xr[b], yr[b]
-        )
-        out_m["tstr"]["small_real_plus_synthetic"] = accuracy(
-            train_classifier(
-                torch.cat([xt, xs]), torch.cat([yt, ys]), k, seed + 1, classifier_steps
-            ),
-            xr[b],
-            yr[b],
+        out_m["tstr"].update(
+            _small_set_tstr(xt, yt, xs, ys, xr[b], yr[b], k, seed, classifier_steps)
         )
         from parallel.vision.utility import utility
 
-        out_m["ratios"] = ratios or [1.0, 4.0]
-        out_m["seeds"] = seeds
+        out_m["ratios"], out_m["seeds"] = ratios or [1.0, 4.0], seeds
         out_m["utility"] = utility(
             xr=xt, yr=yt, xs=xs, ys=ys, xt=xr[b], yt=yr[b], classes=k,
             ratios=out_m["ratios"], seeds=seeds, steps=classifier_steps, seed=seed,
@@ -219,6 +206,26 @@ def evaluate(
         out / "report.html", _html(out_m, _grid(xs, ys, classes), _grid(xr[b], yr[b], classes))
     )
     return out_m
+
+
+def _noisy_copies(xt: Tensor, n: int, seed: int) -> Tensor:
+    """The trivial baseline: the small real set repeated to about ``n`` images, plus noise."""
+    g = torch.Generator().manual_seed(seed)
+    reps = max(1, n // max(len(xt), 1))
+    noise = 0.1 * torch.randn(len(xt) * reps, *xt.shape[1:], generator=g)
+    return (xt.repeat(reps, 1, 1, 1) + noise).clamp(-1, 1)
+
+
+def _small_set_tstr(
+    xt: Tensor, yt: Tensor, xs: Tensor, ys: Tensor, xh: Tensor, yh: Tensor,
+    k: int, seed: int, steps: int,
+) -> dict[str, float]:  # fmt: skip
+    """The CNN trained on the small real set, and on it plus every synthetic image."""
+    both = train_classifier(torch.cat([xt, xs]), torch.cat([yt, ys]), k, seed + 1, steps)
+    return {
+        "small_real_only": accuracy(train_classifier(xt, yt, k, seed + 1, steps), xh, yh),
+        "small_real_plus_synthetic": accuracy(both, xh, yh),
+    }
 
 
 def _every_class(ys: Tensor, classes: list[str], syn_dir: Path, real_dir: Path) -> None:

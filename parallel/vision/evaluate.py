@@ -7,8 +7,9 @@
   comparable only within this harness. A trivial baseline (noisy copies of the small
   real training set, when ``--train`` is given) is scored the same way, so the figures can
   be read.
-* **Utility**: TSTR. The same small CNN (`parallel.vision.classifier`) is trained on synthetic images, on the small real
-  set alone and on both, and tested on the held-out real reference set.
+* **Utility**: TSTR. The same small CNN (:mod:`parallel.vision.classifier`) is trained on
+  synthetic images, on the small real set alone and on both, and tested on the held-out
+  real reference set.
 * **Utility against every baseline** (needs ``--train``): the CNN and a logistic
   regression trained on the small real set alone, with synthetic images added at each of
   ``--ratios``, with as many classical augmentations (random affine and elastic) or noisy

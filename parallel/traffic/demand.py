@@ -7,7 +7,9 @@ their routes. The trip file that drives SUMO is hidden truth; nothing here reads
 
 1. candidate routes: every probe route, plus the fastest free-flow path between every
    pair of network entries and exits (SUMO routes trips that way by default), so an edge
-   that no probe crossed can still carry flow;
+   that no probe crossed can still carry flow; a counted edge that the first fit leaves
+   well short of its count (trips start and end inside the network too) then becomes a
+   source and a sink of such paths, and the flows are fitted again;
 2. route flows ``x >= 0`` (veh/h) by bounded least squares (``scipy.optimize.lsq_linear``):
    counted edges should carry their counted flow (rows weighted 1/sqrt(count), as GEH
    weighs errors), and each flow is pulled gently toward its probe prior
@@ -30,6 +32,7 @@ from scipy import sparse
 from scipy.optimize import lsq_linear
 
 from parallel.core.errors import DataError
+from parallel.traffic.judge import geh
 from parallel.traffic.network import RoadNet
 
 #: probe table columns: one row per probe vehicle
@@ -176,6 +179,26 @@ def _fit(a: sparse.csr_matrix, c: np.ndarray, prior: np.ndarray, prior_weight: f
     return np.maximum(sol.x, 0.0)
 
 
+def _system(
+    routes: list[tuple[int, ...]],
+    rows: list[int],
+    probe_routes: list[tuple[int, ...]],
+    probe_share: float,
+    hours: float,
+) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """The edge-route incidence of the counted edges, and each route's probe prior (veh/h)."""
+    index = {r: i for i, r in enumerate(routes)}
+    prior = np.zeros(len(routes))
+    for r in probe_routes:
+        prior[index[r]] += 1.0 / max(probe_share, 1e-9) / hours
+    row_of = {e: i for i, e in enumerate(rows)}
+    ij = [(row_of[e], j) for j, r in enumerate(routes) for e in set(r) if e in row_of]
+    a = sparse.csr_matrix(
+        (np.ones(len(ij)), ([i for i, _ in ij], [j for _, j in ij])), (len(rows), len(routes))
+    )
+    return a, prior
+
+
 def estimate(
     net: RoadNet,
     counts: pd.DataFrame,
@@ -200,23 +223,29 @@ def estimate(
             profile.
     """
     probe_routes = parse_probes(net, probes, "probes")
-    cand = candidate_routes(net, {r[0] for r in probe_routes}, {r[-1] for r in probe_routes})
+    sources, sinks = {r[0] for r in probe_routes}, {r[-1] for r in probe_routes}
+    cand = candidate_routes(net, sources, sinks)
     routes = list(dict.fromkeys([*probe_routes, *cand]))
-    index = {r: i for i, r in enumerate(routes)}
     hours = duration_s / 3600.0
-    prior = np.zeros(len(routes))
-    for r in probe_routes:
-        prior[index[r]] += 1.0 / max(probe_share, 1e-9) / hours
     counted = sorted(set(counts["link"].astype(str)) if detectors is None else set(detectors))
     total = counts.groupby("link")["count"].sum()
     rows = [net.edge_index[e] for e in counted if e in net.edge_index]
     c = np.array([float(total.get(net.edges[e].id, 0.0)) for e in rows]) / hours
-    row_of = {e: i for i, e in enumerate(rows)}
-    ij = [(row_of[e], j) for j, r in enumerate(routes) for e in set(r) if e in row_of]
-    a = sparse.csr_matrix(
-        (np.ones(len(ij)), ([i for i, _ in ij], [j for _, j in ij])), (len(rows), len(routes))
-    )
+    a, prior = _system(routes, rows, probe_routes, probe_share, hours)
     x = _fit(a, c, prior, prior_weight)
+    # Trips also start and end inside the network (a car park, a side street), and a
+    # side street that no probe used and no fastest entry-exit path crosses then gets no
+    # flow at all. Every counted edge left well short of its count (GEH >= 5 on the
+    # hour's flow, or under half of it) becomes a source and a sink of candidate routes,
+    # and the flows are fitted again (routeSampler's input routes cover every edge so).
+    fitted = a @ x
+    gap = (fitted < c) & ((geh(fitted, c) >= 5.0) | (fitted < 0.5 * c))
+    short = {rows[i] for i in np.flatnonzero(gap)}
+    if short:
+        cand = candidate_routes(net, sources | short, sinks | short)
+        routes = list(dict.fromkeys([*routes, *cand]))
+        a, prior = _system(routes, rows, probe_routes, probe_share, hours)
+        x = _fit(a, c, prior, prior_weight)
     keep = x > 1e-3
     n_int = max(int(np.ceil(duration_s / interval_s - 1e-9)), 1)
     fitted = a @ x
@@ -234,6 +263,7 @@ def estimate(
             "candidate_routes": len(cand),
             "routes_used": int(keep.sum()),
             "counted_edges": len(rows),
+            "short_edges": len(short),
             "total_veh_h": float(x.sum()),
             "count_fit_rmsn": float(
                 np.sqrt(len(c) * np.sum((fitted - c) ** 2)) / max(c.sum(), 1e-9)

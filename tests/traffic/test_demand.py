@@ -127,3 +127,29 @@ def test_per_interval_flows_follow_each_route_own_time_profile() -> None:
     t, r = shared.departures(np.random.default_rng(0), 1800.0, 900.0)
     sa = shared.routes.index(a)
     assert np.mean(t[r == sa] < 900) < 0.7
+
+
+def test_an_edge_where_trips_start_gets_its_counted_flow() -> None:
+    """Trips that start inside the network, on an edge that no probe reported and no
+    fastest entry-exit path crosses: the edge becomes a source of candidate routes, so
+    its count is fitted instead of left at zero."""
+    net = read_net(RESCO / "cologne8" / "cologne8.net.xml")
+    cands = candidate_routes(net)
+    covered = {e for r in cands for e in r}
+    entries, _ = entries_and_exits(net)
+    inner = next(
+        r
+        for e in range(len(net.edges))
+        if e not in covered and e not in entries
+        for r in candidate_routes(net, sources={e})
+        if r[0] == e
+    )
+    routes = [inner, *cands[::60][:6]]
+    det, probes = _observation(net, routes, [240.0] * len(routes), 3)
+    start = net.edges[inner[0]].id
+    probes = probes[~probes["route"].str.startswith(start + " ")]  # no probe saw them
+    d = estimate(net, det, probes, 0.2, 900.0, 900.0)
+    through = sum(x for r, x in zip(d.routes, d.rates_veh_h) if inner[0] in r)
+    counted = 4.0 * float(det.loc[det["link"] == start, "count"].iloc[0])
+    assert d.info["short_edges"] >= 1
+    assert through == pytest.approx(counted, rel=0.2)

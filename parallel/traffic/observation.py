@@ -29,7 +29,9 @@ VEHICLE_SCHEMA: dict[str, str] = {
     "delay_s": "float64",
     "stops": "int64",
 }
-#: detector intervals: one row per (link, interval); the detector sits at the link's end
+#: detector intervals: one row per (link, interval); the detector sits at the link's end.
+#: ``mean_speed_kmh`` is the distance driven on the link over the time spent on it (SUMO's
+#: edgeData speed), in every world
 DETECTOR_SCHEMA: dict[str, str] = {
     "link": "string",
     "interval_start_s": "float64",
@@ -190,7 +192,10 @@ class Recorder:
         n_int = int(np.ceil((t1 - t0) / interval_s - 1e-9))
         self.n_int = max(n_int, 1)
         self.count = [[0] * self.n_int for _ in links]
-        self.speed_sum = [[0.0] * self.n_int for _ in links]
+        # metres driven and seconds spent per link and interval: the mean speed is their
+        # ratio, as SUMO's edgeData reports it (not an average of each vehicle's speed)
+        self.metres = [[0.0] * self.n_int for _ in links]
+        self.seconds = [[0.0] * self.n_int for _ in links]
         self.queue_max = [[0.0] * self.n_int for _ in links]
         self.rows: list[tuple[int, str, str, float, float, float, float, int]] = []
 
@@ -200,11 +205,13 @@ class Recorder:
         k = int((t - self.t0) // self.dt)
         return k if k < self.n_int else self.n_int - 1
 
-    def crossing(self, link: int, t: float, speed_kmh: float) -> None:
+    def crossing(self, link: int, t: float, length_m: float, seconds: float) -> None:
+        """A vehicle left ``link`` at ``t`` after ``seconds`` on its ``length_m``."""
         k = self._slot(t)
         if k >= 0:
             self.count[link][k] += 1
-            self.speed_sum[link][k] += speed_kmh
+            self.metres[link][k] += length_m
+            self.seconds[link][k] += max(seconds, 1e-9)
 
     def queue(self, link: int, t: float, n: float) -> None:
         k = self._slot(t)
@@ -241,7 +248,8 @@ class Recorder:
         li, ki = np.meshgrid(np.arange(len(self.links)), np.arange(self.n_int), indexing="ij")
         cnt = np.asarray(self.count, np.int64).ravel()
         with np.errstate(invalid="ignore", divide="ignore"):
-            spd = np.where(cnt > 0, np.asarray(self.speed_sum).ravel() / np.maximum(cnt, 1), np.nan)
+            secs = np.asarray(self.seconds).ravel()
+            spd = np.where(cnt > 0, 3.6 * np.asarray(self.metres).ravel() / secs, np.nan)
         det = pd.DataFrame(
             {
                 "link": np.asarray(self.links, dtype=object)[li.ravel()],

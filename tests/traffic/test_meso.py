@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from parallel.traffic.artificial.lanes import LaneTables
 from parallel.traffic.artificial.meso import Horizon, MesoParams, simulate_net
@@ -289,3 +290,20 @@ def test_traffic_lines_up_in_the_lanes_that_lead_on() -> None:
     # only, lane 0 stays free for the right-bound traffic, and "in" stores half as many
     assert right[50.0] < 20
     assert left_lanes[50.0] <= 29 < left_lanes[0.0]
+
+
+def test_an_edge_mean_speed_is_distance_over_time_as_sumo_reports_it() -> None:
+    """SUMO's edgeData speed is the distance driven over the time spent on the edge, so
+    the vehicles that wait through a red weigh in by their waiting; an average of each
+    vehicle's own speed would count a car that passed on green as much as one that
+    waited a minute."""
+    net = corridor(400.0, SIGNAL)
+    free = MesoParams(speed_factor_sd=0.0, stop_penalty_s=0.0, depart_loss_s=0.0)
+    obs = simulate_net(net, incumbent(net), DEMAND, free, HOUR, np.random.SeedSequence(5))
+    mid = obs.detectors[obs.detectors.link == "mid"]
+    n = float(mid["count"].sum())
+    secs = float((mid["count"] * 400.0 * 3.6 / mid["mean_speed_kmh"]).sum())
+    # time on "mid": the free drive (no losses on a major straight) plus the wait at the light
+    driven = n * 400.0 / 13.9 + float(mid["queue_veh"].sum()) * 900.0
+    assert secs == pytest.approx(driven, rel=0.03)
+    assert 3.6 * 400.0 * n / secs < 0.8 * 50.0  # the waiting shows: well below free speed

@@ -205,7 +205,7 @@ class _State:
         crossed = si[A["x"][si] >= length[A["link"][si]]]
         for i in crossed.tolist():
             li = int(A["link"][i])
-            self.rec.crossing(li, t, 3.6 * length[li] / max(t + dt - A["t_link"][i], 1e-9))
+            self.rec.crossing(li, t, length[li], t + dt - A["t_link"][i])
             if not topo.approach[li]:
                 self.rec.finish(
                     int(A["vid"][i]),

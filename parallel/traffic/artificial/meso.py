@@ -123,7 +123,10 @@ class _Meso:
         # per edge, per interval; plain lists: a numpy scalar update costs ten times more
         # and these run once per vehicle and edge
         self.count = [[0] * n_int for _ in net.edges]
-        self.speed_sum = [[0.0] * n_int for _ in net.edges]
+        # seconds on the edge, summed: the mean speed is then distance over time, as
+        # SUMO's edgeData computes it (an average of each vehicle's speed weighs the fast
+        # ones that pass on green as much as those that wait through a red)
+        self.time_sum = [[0.0] * n_int for _ in net.edges]
         self.wait = [[0.0] * n_int for _ in net.edges]
         self.rows: list[tuple] = []
         self.light: dict[str, str] = {}
@@ -509,7 +512,7 @@ class _Meso:
         k = int(now // self.h.interval_s)
         if 0 <= k < self.n_int:
             self.count[e][k] += 1
-            self.speed_sum[e][k] += 3.6 * self.length[e] / max(now - t_link, 1e-6)
+            self.time_sum[e][k] += max(now - t_link, 1e-6)
 
     def _waited(self, e: int, t_a: float, t_b: float) -> None:
         """Waiting seconds spread over the intervals they fall in (SUMO's waitingTime)."""
@@ -575,8 +578,9 @@ class _Meso:
         veh = pd.DataFrame(self.rows, columns=list(VEHICLE_SCHEMA)).astype(VEHICLE_SCHEMA)
         with np.errstate(invalid="ignore", divide="ignore"):
             count = np.array(self.count, np.int64).reshape(len(self.net.edges), self.n_int)
-            total = np.array(self.speed_sum, float).reshape(count.shape)
-            speed = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+            secs = np.array(self.time_sum, float).reshape(count.shape)
+            length = np.array(self.length, float)[:, None]
+            speed = np.where(count > 0, 3.6 * length * count / np.maximum(secs, 1e-9), np.nan)
         wait = np.array(self.wait, float).reshape(count.shape)
         names = [e.id for e in self.net.edges]
         det = detector_table(names, count, speed, wait, self.h.interval_s)

@@ -156,7 +156,7 @@ class _Model:
                 served_at = yield ev
                 if served_at - t_q > STOP_WAIT_S:
                     stops += 1
-            rec.crossing(link, env.now, 3.6 * self.length[link] / max(env.now - t_link, 1e-9))
+            rec.crossing(link, env.now, self.length[link], env.now - t_link)
             if self.trace is not None:
                 self.trace.setdefault(vid, []).append(
                     (link, t_link, t_q if ap is not None else env.now, env.now)

@@ -40,7 +40,7 @@ from torch import Tensor
 
 from parallel.core.errors import DataError, UserInputError
 from parallel.core.runfolder import atomic_write
-from parallel.vision.classifier import accuracy, features, train_classifier
+from parallel.vision.classifier import HeldOut, accuracy, features, train_classifier
 
 SIZE = 32
 
@@ -183,24 +183,24 @@ def evaluate(
         "note": "features of a small CNN trained on half of the real images, not Inception",
     }
     if train_dir is not None:
+        held = HeldOut(xr[b], yr[b])  # each CNN fit on a training set is made once
         fn = features(feat_net, _noisy_copies(xt, len(xs), seed))
         pn, rn = precision_recall(pick(fr), fn[rng.choice(len(fn), min(n, len(fn)), replace=False)])
         out_m["noisy_copies_baseline"] = {"frechet": frechet(fr, fn), "precision": pn, "recall": rn}
-        out_m["tstr"].update(
-            _small_set_tstr(xt, yt, xs, ys, xr[b], yr[b], k, seed, classifier_steps)
-        )
+        out_m["tstr"].update(_small_set_tstr(xt, yt, xs, ys, held, k, seed, classifier_steps))
         from parallel.vision.utility import utility
 
         out_m["ratios"], out_m["seeds"] = ratios or [1.0, 4.0], seeds
         out_m["utility"] = utility(
-            xr=xt, yr=yt, xs=xs, ys=ys, xt=xr[b], yt=yr[b], classes=k,
+            xr=xt, yr=yt, xs=xs, ys=ys, xt=held.x, yt=held.y, classes=k,
             ratios=out_m["ratios"], seeds=seeds, steps=classifier_steps, seed=seed,
-            progress=progress,
+            progress=progress, held=held,
         )  # fmt: skip
         if curve:
             out_m["augmentation_curve"] = _curve(
-                curve, xt, yt, xs, ys, xr[b], yr[b], classes, seed, classifier_steps
+                curve, xt, yt, xs, ys, held, classes, seed, classifier_steps
             )
+        out_m["cnn_fits"] = held.fits
     out.mkdir(parents=True, exist_ok=True)
     atomic_write(out / "metrics.json", json.dumps(out_m, indent=1))
     atomic_write(
@@ -218,14 +218,14 @@ def _noisy_copies(xt: Tensor, n: int, seed: int) -> Tensor:
 
 
 def _small_set_tstr(
-    xt: Tensor, yt: Tensor, xs: Tensor, ys: Tensor, xh: Tensor, yh: Tensor,
-    k: int, seed: int, steps: int,
-) -> dict[str, float]:  # fmt: skip
+    xt: Tensor, yt: Tensor, xs: Tensor, ys: Tensor, held: HeldOut, k: int, seed: int, steps: int
+) -> dict[str, float]:
     """The CNN trained on the small real set, and on it plus every synthetic image."""
-    both = train_classifier(torch.cat([xt, xs]), torch.cat([yt, ys]), k, seed + 1, steps)
     return {
-        "small_real_only": accuracy(train_classifier(xt, yt, k, seed + 1, steps), xh, yh),
-        "small_real_plus_synthetic": accuracy(both, xh, yh),
+        "small_real_only": held.accuracy(xt, yt, k, seed + 1, steps),
+        "small_real_plus_synthetic": held.accuracy(
+            torch.cat([xt, xs]), torch.cat([yt, ys]), k, seed + 1, steps
+        ),
     }
 
 
@@ -267,8 +267,7 @@ def _curve(
     yt: Tensor,
     xs: Tensor,
     ys: Tensor,
-    xh: Tensor,
-    yh: Tensor,
+    held: HeldOut,
     classes: list[str],
     seed: int,
     steps: int,
@@ -279,15 +278,12 @@ def _curve(
     for k in sorted(set(sizes)):
         pick = torch.cat([(yt == c).nonzero().flatten()[:k] for c in range(len(classes))])
         xk, yk = xt[pick], yt[pick]
-        real = train_classifier(xk, yk, len(classes), seed + 1, steps)
-        both = train_classifier(
-            torch.cat([xk, xs]), torch.cat([yk, ys]), len(classes), seed + 1, steps
-        )
+        both = torch.cat([xk, xs]), torch.cat([yk, ys])
         rows.append(
             {
                 "real_per_class": k,
-                "real_only": accuracy(real, xh, yh),
-                "real_plus_synthetic": accuracy(both, xh, yh),
+                "real_only": held.accuracy(xk, yk, len(classes), seed + 1, steps),
+                "real_plus_synthetic": held.accuracy(*both, len(classes), seed + 1, steps),
             }
         )
     return rows

@@ -34,7 +34,7 @@ from torch import Tensor
 
 from parallel.data.utility import summarise
 from parallel.vision.augment import augment
-from parallel.vision.classifier import accuracy, train_classifier
+from parallel.vision.classifier import HeldOut
 
 CLASSIFIERS = ("cnn", "logistic")
 
@@ -54,12 +54,12 @@ def _logistic(x: Tensor, y: Tensor, xt: Tensor, yt: Tensor) -> float:
 
 
 def score(
-    x: Tensor, y: Tensor, xt: Tensor, yt: Tensor, classes: int, seed: int, steps: int
+    x: Tensor, y: Tensor, held: HeldOut, classes: int, seed: int, steps: int
 ) -> dict[str, float]:
     """Held-out accuracy of each classifier trained on ``(x, y)``."""
     return {
-        "cnn:accuracy": accuracy(train_classifier(x, y, classes, seed, steps), xt, yt),
-        "logistic:accuracy": _logistic(x, y, xt, yt),
+        "cnn:accuracy": held.accuracy(x, y, classes, seed, steps),
+        "logistic:accuracy": _logistic(x, y, held.x, held.y),
     }
 
 
@@ -105,19 +105,25 @@ def utility(
     steps: int = 600,
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
+    held: HeldOut | None = None,
 ) -> dict[str, Any]:
     """Every arm's held-out accuracy per classifier: ``{arm: {"cnn:accuracy": {mean, se}}}``.
 
     ``(xr, yr)`` is the small real set, ``(xs, ys)`` the synthetic set, ``(xt, yt)`` the
-    held-out real images scored on.
+    held-out real images scored on; ``held`` the CNN fits on them that the caller has
+    already made (a fresh :class:`HeldOut` on ``(xt, yt)`` by default).
     """
+    if held is None:
+        held = HeldOut(xt, yt)
+    elif held.x is not xt or held.y is not yt:
+        raise ValueError("held must score on the same held-out images as xt, yt")
     runs: list[dict[str, dict[str, float]]] = []
     total = seeds * (2 + 3 * len(ratios))
     done = 0
     for s in range(seeds):
         scores = {}
         for name, (x, y) in arms(xr, yr, xs, ys, ratios, seed + s).items():
-            scores[name] = score(x, y, xt, yt, classes, seed + s + 1, steps)
+            scores[name] = score(x, y, held, classes, seed + s + 1, steps)
             done += 1
             if progress:
                 progress(done, total)

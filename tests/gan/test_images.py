@@ -172,6 +172,10 @@ def test_evaluate_scores_fidelity_and_utility(tmp_path: Path) -> None:
     assert all(0.0 <= r[k] <= 1.0 for r in rows for k in ("real_only", "real_plus_synthetic"))
     # the largest size uses the whole small set: it is the plain real-only TSTR figure
     assert rows[-1]["real_only"] == good["tstr"]["small_real_only"]
+    # and it is trained once: 2 TSTR fits + 8 utility arms (ratios 1 and 4) + 4 curve
+    # fits asked for, of which the utility's real-only arm and the curve's full-size row
+    # are the TSTR fits again
+    assert good["cnn_fits"] == 2 + 8 + 4 - 3
 
 
 def test_evaluate_curve_bad_sizes(tmp_path: Path) -> None:

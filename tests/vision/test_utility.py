@@ -132,3 +132,17 @@ def test_augment_makes_exactly_n(n: int) -> None:
     x, y = _digits((2, 5), 3)
     a, ya = augment(x, y, n, seed=0)
     assert len(a) == n == len(ya)
+
+
+def test_a_fit_asked_for_twice_is_trained_once() -> None:
+    from parallel.vision.classifier import HeldOut
+
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.rand(24, 1, 32, 32, generator=g) * 2 - 1, torch.arange(24) % 3
+    held = HeldOut(x[:12], y[:12])
+    first = held.accuracy(x[12:], y[12:], 3, seed=1, steps=5)
+    assert held.accuracy(x[12:].clone(), y[12:].clone(), 3, seed=1, steps=5) == first
+    assert held.fits == 1  # the same images, seed and steps: the same fit
+    held.accuracy(x[12:], y[12:], 3, seed=2, steps=5)
+    held.accuracy(x[:12], y[:12], 3, seed=1, steps=5)
+    assert held.fits == 3

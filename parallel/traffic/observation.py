@@ -31,7 +31,10 @@ VEHICLE_SCHEMA: dict[str, str] = {
 }
 #: detector intervals: one row per (link, interval); the detector sits at the link's end.
 #: ``mean_speed_kmh`` is the distance driven on the link over the time spent on it (SUMO's
-#: edgeData speed), in every world
+#: edgeData speed), in every world. ``queue_veh`` differs between the two paths: on a
+#: network (the twin, SUMO's city world) the mean number of waiting vehicles (waiting
+#: seconds over the interval); in the synthetic scenarios' worlds the largest queue seen
+#: at the stop line. Compare it only within one path.
 DETECTOR_SCHEMA: dict[str, str] = {
     "link": "string",
     "interval_start_s": "float64",

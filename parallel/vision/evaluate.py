@@ -41,6 +41,7 @@ from torch import Tensor
 from parallel.core.errors import DataError, UserInputError
 from parallel.core.runfolder import atomic_write
 from parallel.vision.classifier import HeldOut, accuracy, features, train_classifier
+from parallel.vision.utility import utility
 
 SIZE = 32
 
@@ -188,8 +189,6 @@ def evaluate(
         pn, rn = precision_recall(pick(fr), fn[rng.choice(len(fn), min(n, len(fn)), replace=False)])
         out_m["noisy_copies_baseline"] = {"frechet": frechet(fr, fn), "precision": pn, "recall": rn}
         out_m["tstr"].update(_small_set_tstr(xt, yt, xs, ys, held, k, seed, classifier_steps))
-        from parallel.vision.utility import utility
-
         out_m["ratios"], out_m["seeds"] = ratios or [1.0, 4.0], seeds
         out_m["utility"] = utility(
             xr=xt, yr=yt, xs=xs, ys=ys, xt=held.x, yt=held.y, classes=k,

@@ -123,9 +123,7 @@ class _Meso:
         # per edge, per interval; plain lists: a numpy scalar update costs ten times more
         # and these run once per vehicle and edge
         self.count = [[0] * n_int for _ in net.edges]
-        # seconds on the edge, summed: the mean speed is then distance over time, as
-        # SUMO's edgeData computes it (an average of each vehicle's speed weighs the fast
-        # ones that pass on green as much as those that wait through a red)
+        # seconds on the edge: mean speed is distance over time, as in SUMO's edgeData
         self.time_sum = [[0.0] * n_int for _ in net.edges]
         self.wait = [[0.0] * n_int for _ in net.edges]
         self.rows: list[tuple] = []

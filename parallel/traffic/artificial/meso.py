@@ -30,20 +30,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import simpy
 
 from parallel.core.seeds import children
 from parallel.traffic.artificial.lanes import LaneTables
+from parallel.traffic.artificial.tally import Tally
 from parallel.traffic.control import MaxPressure, phase_lanes
 from parallel.traffic.demand import RouteDemand
 from parallel.traffic.network import RoadNet
-from parallel.traffic.observation import (
-    VEHICLE_SCHEMA,
-    Observation,
-    compute_kpis,
-    detector_table,
-)
+from parallel.traffic.observation import Observation
 from parallel.traffic.timing import TimingPlan, phases
 
 #: a vehicle that waited longer than this at a stop line has stopped
@@ -118,15 +113,7 @@ class _Meso:
         ]
         self.teleports = 0
         self.s_dep, self.s_speed = children(seed, 2)
-        n_int = max(int(np.ceil(horizon.duration_s / horizon.interval_s - 1e-9)), 1)
-        self.n_int = n_int
-        # per edge, per interval; plain lists: a numpy scalar update costs ten times more
-        # and these run once per vehicle and edge
-        self.count = [[0] * n_int for _ in net.edges]
-        # seconds on the edge: mean speed is distance over time, as in SUMO's edgeData
-        self.time_sum = [[0.0] * n_int for _ in net.edges]
-        self.wait = [[0.0] * n_int for _ in net.edges]
-        self.rows: list[tuple] = []
+        self.tally = Tally(self.env, net, horizon, demand.routes)
         self.light: dict[str, str] = {}
         self.since: dict[str, float] = {}  # when each light last changed
         self.next_change: dict[str, float] = {}  # when each light's controller next acts
@@ -436,7 +423,7 @@ class _Meso:
         env = self.env
         timeout = env.timeout  # bound once: SimPy builds the bound method on every access
         occ, cap, queues, idle_ev = self.occ, self.lane_cap, self.queues, self.idle
-        length, speed, crossed = self.length, self.speed, self._crossed
+        length, speed, crossed = self.length, self.speed, self.tally.crossed
         route = self.demand.routes[r]
         movs = self.demand_movements[r]
         lanes = self.route_lanes[r]
@@ -457,7 +444,7 @@ class _Meso:
             if k == last:
                 self._free(lane)
                 crossed(e, t_link)
-                self._finish(vid, r, t_in, stops)
+                self.tally.finish(vid, r, t_in, stops)
                 return
             m, opts = movs[k], lanes[k + 1]
             t_q = env.now
@@ -480,7 +467,7 @@ class _Meso:
             lane = yield ev
             if env.now - t_q > STOP_WAIT_S:
                 stops += 1 + self.halts[here] - h0
-                self._waited(e, t_q, env.now)
+                self.tally.waited(e, t_q, env.now)
                 crossed(e, t_link)
                 pen = self.p.stop_penalty_s  # one event with the next edge's drive
             else:
@@ -500,50 +487,9 @@ class _Meso:
                 yield env.timeout(t - env.now)
             env.process(self._vehicle(vid, r, fct))
 
-    # -- records --------------------------------------------------------------------------
-    def _slot(self, t: float) -> int:
-        k = int(t // self.h.interval_s)
-        return k if 0 <= k < self.n_int else -1
-
-    def _crossed(self, e: int, t_link: float) -> None:
-        now = self.env.now
-        k = int(now // self.h.interval_s)
-        if 0 <= k < self.n_int:
-            self.count[e][k] += 1
-            self.time_sum[e][k] += max(now - t_link, 1e-6)
-
-    def _waited(self, e: int, t_a: float, t_b: float) -> None:
-        """Waiting seconds spread over the intervals they fall in (SUMO's waitingTime)."""
-        dt = self.h.interval_s
-        while t_a < t_b:
-            k = self._slot(t_a)
-            end = min(t_b, (int(t_a // dt) + 1) * dt)
-            if k >= 0:
-                self.wait[e][k] += end - t_a
-            t_a = end
-
-    def _finish(self, vid: int, r: int, t_in: float, stops: int) -> None:
-        now = self.env.now
-        if now < self.h.duration_s:
-            tt = now - t_in
-            route = self.demand.routes[r]
-            self.rows.append(
-                (
-                    vid,
-                    self.net.edges[route[0]].id,
-                    self.net.edges[route[-1]].id,
-                    t_in,
-                    now,
-                    tt,
-                    max(tt - self.free[r], 0.0),
-                    stops,
-                )
-            )
-
     def run(self) -> Observation:
         net = self.net
         self.demand_movements = [_movements(net, rt) for rt in self.demand.routes]
-        self.free = [net.free_time_s(rt) for rt in self.demand.routes]
         self.route_losses = [self._losses(ms) for ms in self.demand_movements]
         self.route_lanes = [
             self.tables.route_lanes(net, rt, ms, self.p.lane_change_m)
@@ -554,9 +500,9 @@ class _Meso:
         self.env.run(until=self.h.duration_s)
         for lane, q in enumerate(self.queues):  # still waiting at the end: count it too
             for *_, t_q in q:
-                self._waited(self.lane_edge[lane], t_q, self.h.duration_s)
+                self.tally.waited(self.lane_edge[lane], t_q, self.h.duration_s)
         wall = time.perf_counter() - t0
-        return self._observation(wall)
+        return self.tally.observation(wall, self.teleports)
 
     def _losses(self, movs: list[int]) -> list[float]:
         """Running losses per edge of a route, beyond driving at the desired speed: starting
@@ -571,21 +517,6 @@ class _Meso:
                 loss += p.minor_loss_s
             out.append(loss)
         return out
-
-    def _observation(self, wall: float) -> Observation:
-        veh = pd.DataFrame(self.rows, columns=list(VEHICLE_SCHEMA)).astype(VEHICLE_SCHEMA)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            count = np.array(self.count, np.int64).reshape(len(self.net.edges), self.n_int)
-            secs = np.array(self.time_sum, float).reshape(count.shape)
-            length = np.array(self.length, float)[:, None]
-            speed = np.where(count > 0, 3.6 * length * count / np.maximum(secs, 1e-9), np.nan)
-        wait = np.array(self.wait, float).reshape(count.shape)
-        names = [e.id for e in self.net.edges]
-        det = detector_table(names, count, speed, wait, self.h.interval_s)
-        kpis = compute_kpis(veh, det, self.h.duration_s)
-        return Observation(
-            veh, det, kpis, {"world": "artificial", "teleports": self.teleports, "sim_wall_s": wall}
-        )
 
 
 def _movements(net: RoadNet, route: tuple[int, ...]) -> list[int]:

@@ -1,0 +1,101 @@
+"""What the artificial world on a real network records, and how it becomes an Observation.
+
+Per edge and interval: the vehicles that left the edge, their seconds on it (mean speed
+is distance over time, as SUMO's ``edgeData`` reports it) and their seconds waiting at
+its stop line (SUMO's ``waitingTime``); per finished trip, one vehicle record. The same
+fields and meaning as the SUMO world's detectors and trip records
+(:mod:`parallel.traffic.observation`), so that the judge compares like with like.
+
+Counters are plain lists: a numpy scalar update costs ten times more, and these run once
+per vehicle and edge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import simpy
+
+from parallel.traffic.network import RoadNet
+from parallel.traffic.observation import (
+    VEHICLE_SCHEMA,
+    Observation,
+    compute_kpis,
+    detector_table,
+)
+
+if TYPE_CHECKING:
+    from parallel.traffic.artificial.meso import Horizon
+
+
+class Tally:
+    """One replication's detector counters and vehicle records."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        net: RoadNet,
+        horizon: Horizon,
+        routes: Sequence[tuple[int, ...]],
+    ) -> None:
+        self.env, self.net, self.h, self.routes = env, net, horizon, routes
+        self.n_int = max(int(np.ceil(horizon.duration_s / horizon.interval_s - 1e-9)), 1)
+        self.count = [[0] * self.n_int for _ in net.edges]
+        self.time_sum = [[0.0] * self.n_int for _ in net.edges]
+        self.wait = [[0.0] * self.n_int for _ in net.edges]
+        self.rows: list[tuple] = []
+        self.length = [e.length_m for e in net.edges]
+        self.free = [net.free_time_s(rt) for rt in routes]
+
+    def _slot(self, t: float) -> int:
+        k = int(t // self.h.interval_s)
+        return k if 0 <= k < self.n_int else -1
+
+    def crossed(self, e: int, t_link: float) -> None:
+        """A vehicle leaves edge ``e`` now; it entered at ``t_link``."""
+        now = self.env.now
+        k = int(now // self.h.interval_s)
+        if 0 <= k < self.n_int:
+            self.count[e][k] += 1
+            self.time_sum[e][k] += max(now - t_link, 1e-6)
+
+    def waited(self, e: int, t_a: float, t_b: float) -> None:
+        """Waiting seconds spread over the intervals they fall in (SUMO's waitingTime)."""
+        dt = self.h.interval_s
+        while t_a < t_b:
+            k = self._slot(t_a)
+            end = min(t_b, (int(t_a // dt) + 1) * dt)
+            if k >= 0:
+                self.wait[e][k] += end - t_a
+            t_a = end
+
+    def finish(self, vid: int, r: int, t_in: float, stops: int) -> None:
+        """Vehicle ``vid`` on route ``r`` arrives now; trips that end after the observed
+        window are not recorded, as SUMO's trip info of the window does not hold them."""
+        now = self.env.now
+        if now < self.h.duration_s:
+            tt = now - t_in
+            route = self.routes[r]
+            edges = self.net.edges
+            delay = max(tt - self.free[r], 0.0)
+            self.rows.append(
+                (vid, edges[route[0]].id, edges[route[-1]].id, t_in, now, tt, delay, stops)
+            )
+
+    def observation(self, wall: float, teleports: int) -> Observation:
+        """The replication's Observation: vehicle records, detectors, KPIs."""
+        veh = pd.DataFrame(self.rows, columns=list(VEHICLE_SCHEMA)).astype(VEHICLE_SCHEMA)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            count = np.array(self.count, np.int64).reshape(len(self.net.edges), self.n_int)
+            secs = np.array(self.time_sum, float).reshape(count.shape)
+            length = np.array(self.length, float)[:, None]
+            speed = np.where(count > 0, 3.6 * length * count / np.maximum(secs, 1e-9), np.nan)
+        wait = np.array(self.wait, float).reshape(count.shape)
+        names = [e.id for e in self.net.edges]
+        det = detector_table(names, count, speed, wait, self.h.interval_s)
+        kpis = compute_kpis(veh, det, self.h.duration_s)
+        meta = {"world": "artificial", "teleports": teleports, "sim_wall_s": wall}
+        return Observation(veh, det, kpis, meta)

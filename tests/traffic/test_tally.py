@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import simpy
 
-from parallel.traffic.artificial.meso import Horizon
 from parallel.traffic.artificial.tally import Tally
 from tests.traffic.test_meso import corridor
 
@@ -12,7 +11,7 @@ from tests.traffic.test_meso import corridor
 def _tally() -> tuple[simpy.Environment, Tally]:
     env = simpy.Environment()
     net = corridor(100.0, [(30.0, "G"), (30.0, "r")])
-    return env, Tally(env, net, Horizon(0.0, 1800.0, 900.0), [(0, 1, 2)])
+    return env, Tally(env, net, [(0, 1, 2)], duration_s=1800.0, interval_s=900.0)
 
 
 def test_a_wait_across_an_interval_boundary_is_split_between_the_two() -> None:

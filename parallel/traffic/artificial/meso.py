@@ -113,7 +113,7 @@ class _Meso:
         ]
         self.teleports = 0
         self.s_dep, self.s_speed = children(seed, 2)
-        self.tally = Tally(self.env, net, horizon, demand.routes)
+        self.tally = Tally(self.env, net, demand.routes, horizon.duration_s, horizon.interval_s)
         self.light: dict[str, str] = {}
         self.since: dict[str, float] = {}  # when each light last changed
         self.next_change: dict[str, float] = {}  # when each light's controller next acts

@@ -13,7 +13,6 @@ per vehicle and edge.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -27,9 +26,6 @@ from parallel.traffic.observation import (
     detector_table,
 )
 
-if TYPE_CHECKING:
-    from parallel.traffic.artificial.meso import Horizon
-
 
 class Tally:
     """One replication's detector counters and vehicle records."""
@@ -38,11 +34,15 @@ class Tally:
         self,
         env: simpy.Environment,
         net: RoadNet,
-        horizon: Horizon,
         routes: Sequence[tuple[int, ...]],
+        duration_s: float,
+        interval_s: float,
     ) -> None:
-        self.env, self.net, self.h, self.routes = env, net, horizon, routes
-        self.n_int = max(int(np.ceil(horizon.duration_s / horizon.interval_s - 1e-9)), 1)
+        """Records of ``[0, duration_s)`` in intervals of ``interval_s``; ``routes`` are
+        the demand's routes (edge indices), which vehicle records refer to by index."""
+        self.env, self.net, self.routes = env, net, routes
+        self.duration_s, self.interval_s = duration_s, interval_s
+        self.n_int = max(int(np.ceil(duration_s / interval_s - 1e-9)), 1)
         self.count = [[0] * self.n_int for _ in net.edges]
         self.time_sum = [[0.0] * self.n_int for _ in net.edges]
         self.wait = [[0.0] * self.n_int for _ in net.edges]
@@ -51,20 +51,20 @@ class Tally:
         self.free = [net.free_time_s(rt) for rt in routes]
 
     def _slot(self, t: float) -> int:
-        k = int(t // self.h.interval_s)
+        k = int(t // self.interval_s)
         return k if 0 <= k < self.n_int else -1
 
     def crossed(self, e: int, t_link: float) -> None:
         """A vehicle leaves edge ``e`` now; it entered at ``t_link``."""
         now = self.env.now
-        k = int(now // self.h.interval_s)
+        k = int(now // self.interval_s)
         if 0 <= k < self.n_int:
             self.count[e][k] += 1
             self.time_sum[e][k] += max(now - t_link, 1e-6)
 
     def waited(self, e: int, t_a: float, t_b: float) -> None:
         """Waiting seconds spread over the intervals they fall in (SUMO's waitingTime)."""
-        dt = self.h.interval_s
+        dt = self.interval_s
         while t_a < t_b:
             k = self._slot(t_a)
             end = min(t_b, (int(t_a // dt) + 1) * dt)
@@ -76,7 +76,7 @@ class Tally:
         """Vehicle ``vid`` on route ``r`` arrives now; trips that end after the observed
         window are not recorded, as SUMO's trip info of the window does not hold them."""
         now = self.env.now
-        if now < self.h.duration_s:
+        if now < self.duration_s:
             tt = now - t_in
             route = self.routes[r]
             edges = self.net.edges
@@ -95,7 +95,7 @@ class Tally:
             speed = np.where(count > 0, 3.6 * length * count / np.maximum(secs, 1e-9), np.nan)
         wait = np.array(self.wait, float).reshape(count.shape)
         names = [e.id for e in self.net.edges]
-        det = detector_table(names, count, speed, wait, self.h.interval_s)
-        kpis = compute_kpis(veh, det, self.h.duration_s)
+        det = detector_table(names, count, speed, wait, self.interval_s)
+        kpis = compute_kpis(veh, det, self.duration_s)
         meta = {"world": "artificial", "teleports": teleports, "sim_wall_s": wall}
         return Observation(veh, det, kpis, meta)

@@ -26,7 +26,7 @@ from parallel.traffic.actual.sumo_net import SumoNetWorld, read_sumocfg
 from parallel.traffic.artificial.meso import Horizon, MesoParams
 from parallel.traffic.city import CityScenario
 from parallel.traffic.cityact import OBJECTIVE, act
-from parallel.traffic.citytwin import CityTwin, discrepancy, learn
+from parallel.traffic.citytwin import CityTwin, discrepancy, learn, run_task
 from parallel.traffic.demand import estimate
 from parallel.traffic.judge import geh_share, judge
 from parallel.traffic.network import read_net
@@ -35,11 +35,6 @@ from parallel.traffic.scenario import KPI_NAMES, JudgeConfig
 from parallel.traffic.timing import TimingPlan, incumbent
 
 Progress = Callable[[str, int, int], None]
-
-
-def _twin_run(task: tuple[CityTwin, TimingPlan, Any]) -> Observation:
-    twin, plan, seed = task
-    return twin.run(plan, seed)
 
 
 def _rel(predicted: float, measured: float) -> float:
@@ -113,7 +108,7 @@ class CityMachine:
             (self.twin, p, stream(self.sc.seed, stage, rnd, r)) for p in plans for r in range(reps)
         ]
         total = len(tasks)
-        return self.executor.map(_twin_run, tasks, lambda k: self.progress("twin runs", k, total))
+        return self.executor.map(run_task, tasks, lambda k: self.progress("twin runs", k, total))
 
     @staticmethod
     def _control(plan: TimingPlan) -> dict[str, Any]:
@@ -169,7 +164,12 @@ class CityMachine:
         self.observed.append((self.plan, actual))
         window = self.observed[-self.sc.calibration.window :]
         twin = learn(
-            self.sc, self.net, self.horizon, window, lambda k, n: self.progress("calibrate", k, n)
+            self.sc,
+            self.net,
+            self.horizon,
+            window,
+            lambda k, n: self.progress("calibrate", k, n),
+            self.executor,
         )
         self.twin = twin
         after = combine(self._runs([self.plan], Stage.IMITATE, rnd))

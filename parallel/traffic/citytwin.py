@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
+from parallel.core.executors import Executor, SequentialExecutor
 from parallel.core.seeds import Stage, stream
 from parallel.metrics.distances import ks_statistic
 from parallel.traffic.artificial.meso import Horizon, MesoParams, simulate_net
@@ -60,6 +61,12 @@ class CityTwin:
 
     def run(self, plan: TimingPlan, seed: np.random.SeedSequence) -> Observation:
         return simulate_net(self.net, plan, self.demand, self.params, self.horizon, seed)
+
+
+def run_task(task: tuple[CityTwin, TimingPlan, np.random.SeedSequence]) -> Observation:
+    """One twin run as an executor task (module level, so that a process pool can pickle it)."""
+    twin, plan, seed = task
+    return twin.run(plan, seed)
 
 
 def discrepancy(observed: Observation, runs: list[Observation]) -> float:
@@ -107,10 +114,16 @@ def calibrate(
     cfg: CityCalibration,
     root: int,
     progress: Callable[[int, int], None] | None = None,
+    executor: Executor | None = None,
 ) -> CityTwin:
     """Fit ``cfg.parameters`` of ``twin.params`` to observations, each made under its own
     plan: the discrepancy is their mean, so every plan's data constrain the parameters
-    (one plan alone cannot tell capacity from running losses)."""
+    (one plan alone cannot tell capacity from running losses).
+
+    The optimiser is sequential, but each candidate's runs (every observation x
+    replication) go to ``executor`` together (in this process by default); seeds are in
+    the tasks, so every executor fits the same parameters."""
+    ex = executor or SequentialExecutor()
     keys = list(cfg.parameters)
     lo = np.log([BOUNDS[k][0] for k in keys])
     hi = np.log([BOUNDS[k][1] for k in keys])
@@ -129,14 +142,15 @@ def calibrate(
 
     def f(x: np.ndarray) -> float:
         p = params_at(np.asarray(x, float))
+        cand = replace(twin, params=p)
+        tasks = [(cand, plan, s) for (plan, _), ss in zip(observed, seeds) for s in ss]
+        runs = ex.map(run_task, tasks)
+        reps = cfg.replications
         val = float(
             np.mean(
                 [
-                    discrepancy(
-                        obs,
-                        [simulate_net(twin.net, plan, twin.demand, p, twin.horizon, s) for s in ss],
-                    )
-                    for (plan, obs), ss in zip(observed, seeds)
+                    discrepancy(obs, runs[i * reps : (i + 1) * reps])
+                    for i, (_, obs) in enumerate(observed)
                 ]
             )
         )
@@ -192,9 +206,10 @@ def learn(
     horizon: Horizon,
     observed: list[tuple[TimingPlan, Observation]],
     progress: Callable[[int, int], None] | None = None,
+    executor: Executor | None = None,
 ) -> CityTwin:
     """Demand from the latest counts and probes, then behaviour calibrated against every
-    observation given (the adapt verb)."""
+    observation given (the adapt verb); the calibration's runs go to ``executor``."""
     latest = observed[-1][1]
     if latest.probes is None:
         raise ValueError("the observation has no probe vehicles to learn routes from")
@@ -211,4 +226,4 @@ def learn(
     )
     prior = MesoParams(**sc.artificial.params.model_dump())
     twin = CityTwin(net, horizon, demand, prior)
-    return calibrate(twin, observed, sc.calibration, sc.seed, progress)
+    return calibrate(twin, observed, sc.calibration, sc.seed, progress, executor)

@@ -76,6 +76,10 @@ class Movement:
     lane_pairs: tuple[tuple[int, int], ...] = ()
     """(upstream lane, downstream lane) of each lane connection, by SUMO index: which lane
     of the next edge a vehicle arrives on (empty: not known, any lane)."""
+    internal_m: tuple[float, ...] = ()
+    """Per lane pair (same order): the length of the junction's internal lanes that the
+    connection drives over, m (SUMO's ``via`` lanes; 0 where it has none). Vehicles stand
+    there too, so a short edge behind a wide junction stores more than its own length."""
 
 
 @dataclass(frozen=True)
@@ -248,7 +252,10 @@ def _read_cached(path: str, mtime: int) -> RoadNet:
         raise NetworkFileError(
             "reading a SUMO network needs sumolib: pip install -e '.[sumo]'"
         ) from None
-    net = sumolib.net.readNet(str(p), withPrograms=True, withPedestrianConnections=False)
+    # internal lanes too: their lengths are junction storage (the edges filter them out)
+    net = sumolib.net.readNet(
+        str(p), withPrograms=True, withPedestrianConnections=False, withInternal=True
+    )
     return _from_sumolib(net, str(p))
 
 
@@ -315,6 +322,10 @@ def _movements(
         tls = c0.getTLSID() or None  # type: ignore[attr-defined]
         links = tuple(sorted({int(c.getTLLinkIndex()) for c in conns if c.getTLLinkIndex() >= 0}))  # type: ignore[attr-defined]
         states = [c.getState() for c in conns]  # type: ignore[attr-defined]
+        pairs: dict[tuple[int, int], float] = {}
+        for c in conns:
+            pair = (c.getFromLane().getIndex(), c.getToLane().getIndex())  # type: ignore[attr-defined]
+            pairs[pair] = max(pairs.get(pair, 0.0), _via_length(net, c))
         movements.append(
             Movement(
                 index=k,
@@ -328,9 +339,8 @@ def _movements(
                 link_indices=links,
                 # the weakest right of way among its lanes decides
                 state=min(states, key=lambda s: "Mm=swo".find(s) if s in "Mm=swo" else 9),
-                lane_pairs=tuple(
-                    sorted({(c.getFromLane().getIndex(), c.getToLane().getIndex()) for c in conns})  # type: ignore[attr-defined]
-                ),
+                lane_pairs=tuple(sorted(pairs)),
+                internal_m=tuple(pairs[pair] for pair in sorted(pairs)),
             )
         )
         for c in conns:
@@ -338,6 +348,22 @@ def _movements(
             if ji is not None and ji >= 0:
                 junction_link[(node.getID(), int(ji))] = k
     return movements, junction_link
+
+
+def _via_length(net: object, conn: object) -> float:
+    """Length of the internal lanes a connection drives over (a turn waiting inside the
+    junction has two: one to its waiting position, one on), 0 if it has none."""
+    total, via, seen = 0.0, conn.getViaLaneID(), set()  # type: ignore[attr-defined]
+    while via and via not in seen:
+        seen.add(via)
+        try:
+            lane = net.getLane(via)  # type: ignore[attr-defined]
+        except KeyError:  # a network read without its internal lanes
+            break
+        total += float(lane.getLength())
+        nxt = lane.getOutgoing()
+        via = nxt[0].getViaLaneID() if nxt else ""
+    return total
 
 
 def _with_yields(

@@ -13,15 +13,18 @@ from parallel.traffic.network import Edge, Movement, Phase, Program, RoadNet
 from parallel.traffic.timing import incumbent
 
 
-def corridor(mid_length_m: float, states: list[tuple[float, str]]) -> RoadNet:
-    """in (200 m) -> mid -> out (200 m); a light at the end of mid, none before it."""
+def corridor(
+    mid_length_m: float, states: list[tuple[float, str]], junction_m: float = 0.0
+) -> RoadNet:
+    """in (200 m) -> mid -> out (200 m); a light at the end of mid, none before it; the
+    junction between in and mid has ``junction_m`` of internal lane."""
     edges = (
         Edge("in", "A", "J1", 200.0, 1, 13.9, 1, (0,)),
         Edge("mid", "J1", "J2", mid_length_m, 1, 13.9, 1, (0,)),
         Edge("out", "J2", "B", 200.0, 1, 13.9, 1, (0,)),
     )
     movements = (
-        Movement(0, 0, 1, "J1", 1, (0,), "s", None, (), "M"),
+        Movement(0, 0, 1, "J1", 1, (0,), "s", None, (), "M", (), ((0, 0),), (junction_m,)),
         Movement(1, 1, 2, "J2", 1, (0,), "s", "T", (0,), "o"),
     )
     program = Program("T", "0", "static", 0.0, tuple(Phase(d, s) for d, s in states))
@@ -60,6 +63,27 @@ def test_a_short_link_spills_its_queue_back_upstream() -> None:
     assert wait_in["short"] > 1.0
     # and the queue on "mid" itself can never exceed what the link holds
     assert det_short[det_short.link == "mid"].queue_veh.max() <= 2.0
+
+
+def test_a_junction_stores_vehicles_on_its_internal_lanes() -> None:
+    net = corridor(14.0, SIGNAL, junction_m=35.0)  # mid: 2 vehicles, 7 with its junction
+    assert LaneTables.of(net, 7.0, junction_storage=True).lane_cap[1] == 7
+    assert LaneTables.of(net, 7.0).lane_cap[1] == 2
+    queues = {}
+    for on in (False, True):
+        obs = simulate_net(
+            net, incumbent(net), DEMAND, MesoParams(junction_storage=on), HOUR,
+            np.random.SeedSequence(3),
+        )  # fmt: skip
+        det = obs.detectors
+        queues[on] = (
+            det[det.link == "mid"].queue_veh.max(),
+            det[det.link == "in"].queue_veh.mean(),
+        )
+    # the queue behind the light stands on mid and its junction (5 more vehicles), and
+    # fewer of them wait on "in"
+    assert queues[False][0] <= 2.0 < queues[True][0] <= 7.0
+    assert queues[True][1] < queues[False][1] - 2.0
 
 
 def test_gridlock_is_resolved_by_teleport_and_counted() -> None:

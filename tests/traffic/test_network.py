@@ -48,6 +48,27 @@ def test_lane_connections_say_which_lane_a_vehicle_arrives_on() -> None:
         assert all(t in net.edges[m.to_edge].lane_indices for _, t in m.lane_pairs)
 
 
+def test_junction_internal_lanes_are_read_as_storage() -> None:
+    net = read_net(RESCO / "ingolstadt7" / "ingolstadt7.net.xml")
+    by_id = {(net.edges[m.from_edge].id, net.edges[m.to_edge].id): m for m in net.movements}
+    # the 10.7 m edge behind a 14-node cluster junction: SUMO's vehicles also stand on
+    # the 47.7 m internal lanes that lead into it
+    m = by_id[("104012170", "104010460#1")]
+    assert m.internal_m == (47.68, 47.68) and net.edges[m.to_edge].length_m < 11
+    sumo_net = sumolib.net.readNet(str(net.file), withInternal=True)
+    for m in net.movements:  # one length per lane pair, each that of SUMO's via lanes
+        assert len(m.internal_m) == len(m.lane_pairs)
+        a, b = net.edges[m.from_edge].id, net.edges[m.to_edge].id
+        for (f, t), length in zip(m.lane_pairs, m.internal_m):
+            conn = next(
+                c
+                for c in sumo_net.getEdge(a).getOutgoing()[sumo_net.getEdge(b)]
+                if c.getFromLane().getIndex() == f and c.getToLane().getIndex() == t
+            )
+            via = conn.getViaLaneID()
+            assert length >= (sumo_net.getLane(via).getLength() if via else 0.0) - 1e-9
+
+
 def test_a_netgenerate_grid_goes_the_same_path(tmp_path: Path) -> None:
     out = tmp_path / "grid.net.xml"
     subprocess.run(

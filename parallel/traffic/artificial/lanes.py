@@ -21,7 +21,8 @@ class LaneTables:
     lane_edge: list[int]
     """Per lane: its edge."""
     lane_cap: list[int]
-    """Per lane: vehicles it stores (length / jam spacing, at least one)."""
+    """Per lane: vehicles it stores (length / jam spacing, at least one; with the
+    junction storage, the longest internal lane leading into it counts as length)."""
     lane_id: dict[tuple[int, int], int]
     """(edge, SUMO lane index) -> lane."""
     edge_lanes: list[list[int]]
@@ -30,7 +31,12 @@ class LaneTables:
     """Per movement: the lanes that feed it."""
 
     @classmethod
-    def of(cls, net: RoadNet, jam_spacing_m: float) -> LaneTables:
+    def of(cls, net: RoadNet, jam_spacing_m: float, junction_storage: bool = False) -> LaneTables:
+        """The tables of ``net``. ``junction_storage``: a lane also stores vehicles on
+        the longest internal lane that leads into it (a vehicle past the stop line
+        upstream stands on the junction, as in SUMO, and is counted on the lane it
+        enters)."""
+        extra = _junction_storage(net) if junction_storage else {}
         lane_edge: list[int] = []
         lane_cap: list[int] = []
         lane_id: dict[tuple[int, int], int] = {}
@@ -41,7 +47,8 @@ class LaneTables:
                 lane_id[(i, sumo_index)] = len(lane_edge)
                 ids.append(len(lane_edge))
                 lane_edge.append(i)
-                lane_cap.append(max(1, int(e.length_m / jam_spacing_m)))
+                room = e.length_m + extra.get((i, sumo_index), 0.0)
+                lane_cap.append(max(1, int(room / jam_spacing_m)))
             edge_lanes.append(ids)
         mov_lanes = [
             [lane_id[(m.from_edge, k)] for k in m.from_lanes if (m.from_edge, k) in lane_id]
@@ -74,6 +81,16 @@ class LaneTables:
             out.append(ids or self.mov_lanes[movs[k]])
         out.reverse()
         return out
+
+
+def _junction_storage(net: RoadNet) -> dict[tuple[int, int], float]:
+    """(edge, SUMO lane index) -> the longest internal lane that leads into it, m."""
+    out: dict[tuple[int, int], float] = {}
+    for mv in net.movements:
+        for (_, to), length in zip(mv.lane_pairs, mv.internal_m):
+            key = (mv.to_edge, to)
+            out[key] = max(out.get(key, 0.0), length)
+    return out
 
 
 def lanes_on_time(mv: Movement, ahead: set[int], room_m: float, lane_change_m: float) -> set[int]:

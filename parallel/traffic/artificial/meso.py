@@ -64,6 +64,7 @@ class MesoParams:
     inside_slots: int = 1
     lane_change_m: float = 0.0
     minor_gap_s: float = 4.0
+    junction_storage: bool = True
 
     def flat(self) -> dict[str, float]:
         return dict(self.__dict__)
@@ -139,7 +140,7 @@ class _Meso:
 
     def _lanes(self, net: RoadNet, params: MesoParams) -> None:
         """Global lane ids and their storage; per lane its queue and server state."""
-        t = self.tables = LaneTables.of(net, params.jam_spacing_m)
+        t = self.tables = LaneTables.of(net, params.jam_spacing_m, params.junction_storage)
         self.lane_edge, self.lane_cap, self.lane_id = t.lane_edge, t.lane_cap, t.lane_id
         self.edge_lanes, self.mov_lanes = t.edge_lanes, t.mov_lanes
         n = len(self.lane_edge)

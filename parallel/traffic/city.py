@@ -102,10 +102,11 @@ class MesoPrior(Strict):
     junction_storage: bool = True
     """Vehicles may also stand on a junction's internal lanes (SUMO's ``via`` lanes): a
     lane stores its own length plus the longest internal lane that leads into it. Real
-    networks split roads into short edges around wide junctions (a 5 m edge behind 18 m
-    of junction), and without it the twin gridlocks where SUMO does not. On by default:
-    ingolstadt1's mean-delay error 14.9% -> 4.8%, cologne3's 16.9% -> 14.8%, cologne8 level;
-    ingolstadt7's scenario turns it off (benchmarks/README.md, "Real networks")."""
+    networks split roads into short edges around wide junctions (cologne3: a 5.3 m edge
+    between 12 m and 18 m of junction), and without it the twin gridlocks where SUMO does
+    not. On by default: ingolstadt1's mean-delay error 14.9% -> 4.8%, cologne3's 16.9% ->
+    14.8%, cologne8 level; ingolstadt7's scenario turns it off (benchmarks/README.md,
+    "Networks the twin was not tuned on")."""
     lane_change_m: float = Field(0.0, ge=0, le=500)
     """Road length a vehicle needs per lane change, m; 0 (the default): none modelled, a
     vehicle queues in any lane that feeds its next movement. Above 0, only in lanes whose

@@ -356,10 +356,7 @@ def _via_length(net: object, conn: object) -> float:
     total, via, seen = 0.0, conn.getViaLaneID(), set()  # type: ignore[attr-defined]
     while via and via not in seen:
         seen.add(via)
-        try:
-            lane = net.getLane(via)  # type: ignore[attr-defined]
-        except KeyError:  # a network read without its internal lanes
-            break
+        lane = net.getLane(via)  # type: ignore[attr-defined]
         total += float(lane.getLength())
         nxt = lane.getOutgoing()
         via = nxt[0].getViaLaneID() if nxt else ""

@@ -191,6 +191,21 @@ def test_a_waiting_left_turner_blocks_its_lane_unless_it_may_wait_inside() -> No
     assert through[0] > 2 * through[1]
 
 
+def test_permissive_turners_follow_each_other_at_the_follow_up_headway() -> None:
+    """A permissive turn with nothing coming the other way still yields (it must look):
+    its saturated queue discharges one vehicle per follow-up headway, where a protected
+    stream discharges at the saturation headway; a follow-up of 0 falls back to it."""
+    net = _turn_junction()
+    turners = RouteDemand(((0, 2),), np.array([3000.0]), np.ones(4))
+    rate = {}
+    for tf in (0.0, 3.0):
+        p = MesoParams(saturation_headway_s=2.0, follow_up_s=tf)
+        obs = simulate_net(net, incumbent(net), turners, p, HOUR, np.random.SeedSequence(5))
+        rate[tf] = obs.kpis["throughput_veh_h"]
+    assert 1700 < rate[0.0] <= 1800 + 5  # 3,600 / 2.0 s
+    assert 1100 < rate[3.0] <= 1200 + 5  # 3,600 / 3.0 s
+
+
 def _crossing() -> RoadNet:
     """A major street a -> b crossed by a minor street c -> d that yields to it, no signal."""
     edges = (
@@ -226,11 +241,12 @@ def test_a_saturated_minor_stream_uses_every_gap_exactly() -> None:
     headway later, for as long as no major vehicle comes: ceil((g - tc) / tf) of them in
     a gap of g > tc, none in a shorter one (the count behind Siegloch's capacity formula).
     Without a signal the gap is the minor street's (``minor_gap_s``), not a permissive
-    turn's."""
+    turn's, and the headway between minor vehicles is the follow-up headway
+    (``follow_up_s``), not the saturation headway."""
     tc, tf = 5.0, 2.0
     p = MesoParams(
-        minor_gap_s=tc, critical_gap_s=3.0, saturation_headway_s=tf, speed_factor_sd=0.0,
-        stop_penalty_s=0.0, minor_loss_s=0.0,
+        minor_gap_s=tc, critical_gap_s=3.0, saturation_headway_s=1.0, follow_up_s=tf,
+        speed_factor_sd=0.0, stop_penalty_s=0.0, minor_loss_s=0.0,
     )  # fmt: skip
     demand = RouteDemand(((0, 1), (2, 3)), np.array([900.0, 2000.0]), np.ones(4))
     veh = simulate_net(

@@ -65,6 +65,7 @@ class MesoParams:
     lane_change_m: float = 0.0
     minor_gap_s: float = 4.0
     junction_storage: bool = True
+    follow_up_s: float = 3.5
 
     def flat(self) -> dict[str, float]:
         return dict(self.__dict__)
@@ -369,11 +370,20 @@ class _Meso:
             self.occ[target] += 1
             self._free(lane)
             self.last_pass[m] = env.now
-            self.busy[lane] = env.now + p.saturation_headway_s
+            hw = self._headway(bool(yields))
+            self.busy[lane] = env.now + hw
             self.seen[lane] = env.now
             self.moving[lane] = True
             veh.succeed(target)
-            yield env.timeout(p.saturation_headway_s)
+            yield env.timeout(hw)
+
+    def _headway(self, yields: bool) -> float:
+        """Time to the next vehicle off this stop line. One that had to yield went when
+        it judged its gap; the driver behind has to judge the gap again, which takes
+        HCM's follow-up headway (3.3-3.5 s on a minor street), not the green's
+        saturation headway. SUMO's yielding vehicles also approach slowly and look."""
+        p = self.p
+        return max(p.saturation_headway_s, p.follow_up_s) if yields else p.saturation_headway_s
 
     def _halt(self, lane: int) -> None:
         if self.moving[lane]:
@@ -400,7 +410,7 @@ class _Meso:
         self.occ[target] += 1
         self._free(lane)
         self.last_pass[m] = now
-        self.busy[lane] = now + self.p.saturation_headway_s
+        self.busy[lane] = now + self._headway(bool(yields))
         return target
 
     def _inside(self, veh: simpy.Event, m: int, opts: list[int]) -> Generator:

@@ -102,8 +102,8 @@ class MesoPrior(Strict):
     follow_up_s: float = Field(3.5, ge=0, le=10)
     """Headway between yielding vehicles, s: a permissive turner at a light or a minor
     street's vehicle that went in a gap is followed by the next after this long (HCM's
-    follow-up headway, 3.3-3.5 s on a minor street), not after the saturation headway,
-    which is shorter than it would take. 0: the saturation headway. On cologne3 and
+    follow-up headway, 3.3-3.5 s on a minor street), not after the green's saturation
+    headway, which let a whole platoon through one gap. 0: the saturation headway. On cologne3 and
     ingolstadt1, seeds 1-3: ranking tau 0.62 -> 0.73 and 0.67 -> 0.73 on average, mean-delay
     error 12.4% -> 7.5% and 9.2% -> 6.3% (benchmarks/README.md, "Networks the twin was
     not tuned on")."""

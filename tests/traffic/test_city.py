@@ -52,6 +52,26 @@ def test_a_trip_file_naming_a_missing_edge(tmp_path: Path) -> None:
     assert "cologne1.rou.xml" in res.stderr and "'ghost_edge' is not an edge" in res.stderr
 
 
+def test_a_trip_file_with_a_repeated_id_or_a_negative_departure(tmp_path: Path) -> None:
+    """What SUMO would stop on after the run began is refused before it: exit 2, the file,
+    the trip and the fix."""
+    p = _city(tmp_path)
+    trips = tmp_path / "c1" / "cologne1.rou.xml"
+    text = trips.read_text()
+    start = text.index("<trip ")
+    first = text[start : text.index(">", start) + 1]
+    trips.write_text(text.replace(first, first + "\n" + first, 1))
+    res = run_cli("validate", str(p))
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert "cologne1.rou.xml" in res.stderr and "is used twice" in res.stderr
+    dep = first.index('depart="') + len('depart="')
+    negative = first[:dep] + "-5" + first[first.index('"', dep) :]
+    trips.write_text(text.replace(first, negative, 1))
+    res = run_cli("validate", str(p))
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert "depart='-5' is negative" in res.stderr
+
+
 def test_a_file_that_is_not_a_network(tmp_path: Path) -> None:
     p = _city(tmp_path)
     (tmp_path / "c1" / "cologne1.net.xml").write_text("<routes/>")
@@ -77,7 +97,9 @@ def test_a_network_without_traffic_lights(tmp_path: Path) -> None:
 def test_fidelity_end_to_end(tmp_path: Path) -> None:
     p = _city(tmp_path, fidelity={"plans": 3, "reps": 1, "calibrate_on": 2})
     out = tmp_path / "fid"
-    res = run_cli("fidelity", str(p), "--out", str(out), "--plans", "3", "--reps", "1")
+    # --out relative to the user's folder: SUMO, which runs inside the run folders, must
+    # still find the estimated demand written under it
+    res = run_cli("fidelity", str(p), "--out", "fid", "--plans", "3", "--reps", "1", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     r = json.loads((out / "fidelity.json").read_text())
     assert r["scenario"] == "c1" and len(r["plans"]) == 3

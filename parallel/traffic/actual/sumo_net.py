@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -88,9 +89,11 @@ def check_trips(net: RoadNet, trips: Path) -> int:
 
     check_safe_xml(trips)
     n = 0
+    ids: set[str] = set()
     for _, el in DET.iterparse(str(trips), forbid_entities=True):
         if el.tag in ("trip", "flow", "vehicle"):
             n += 1
+            _check_trip(trips, el, ids)
             for attr in ("from", "to"):
                 e = el.get(attr)
                 if e is not None and e not in net.edge_index:
@@ -105,6 +108,27 @@ def check_trips(net: RoadNet, trips: Path) -> int:
                         f"{trips}: a route names edge {e!r}, which is not in {net.file}"
                     )
     return n
+
+
+def _check_trip(trips: Path, el: Any, ids: set[str]) -> None:
+    """What SUMO would stop on, found before any run: a repeated id, a negative departure."""
+    vid = el.get("id")
+    if vid in ids:
+        raise UserInputError(
+            f"{trips}: {el.tag} id {vid!r} is used twice; SUMO needs each vehicle's id to "
+            "be unique: rename one"
+        )
+    ids.add(vid)
+    depart = el.get("depart") if el.tag != "flow" else el.get("begin")
+    try:  # SUMO also takes words ("triggered") and hh:mm:ss; those it checks itself
+        negative = depart is not None and float(depart) < 0
+    except ValueError:
+        negative = False
+    if negative:
+        what = "depart" if el.tag != "flow" else "begin"
+        raise UserInputError(
+            f"{trips}: {el.tag} {vid!r}: {what}={depart!r} is negative; give a time >= 0 s"
+        )
 
 
 class SumoNetWorld:
@@ -161,10 +185,12 @@ class SumoNetWorld:
             f'end="{c.begin_s + n_int * self.interval}" file="edgedata.xml" '
             'excludeEmpty="false"/>\n</additional>\n'
         )
+        # SUMO runs inside the run folder, so a path relative to the user's folder (an
+        # ``--out`` given as ``out``) would name nothing there: hand it absolute paths
         cmd = [
             binary("sumo"),
-            "-n", str(c.net_file),
-            "-r", ",".join(str(r) for r in c.route_files),
+            "-n", str(Path(c.net_file).resolve()),
+            "-r", ",".join(str(Path(r).resolve()) for r in c.route_files),
             "-a", "plan.add.xml",
             "--begin", str(c.begin_s),
             "--end", str(c.end_s),

@@ -37,6 +37,40 @@ def _actual(task: tuple[Scenario, Plan, int]) -> dict[str, float]:
         return world.observe(plan, np.random.SeedSequence(sc.seed, spawn_key=(77, rep))).kpis
 
 
+def _grid(
+    sc: Any, plans: list[Plan], reps: int, executor: str, obj: str
+) -> tuple[dict[str, Any], float]:
+    """Every plan ``reps`` times in the actual world: mean and s.e. of ``obj`` per plan,
+    and the wall time."""
+    tasks = [(sc, p, r) for p in plans for r in range(reps)]
+    ex = make_executor(executor)
+    t0 = time.perf_counter()
+    kpis = ex.map(_actual, tasks)
+    grid_s = time.perf_counter() - t0
+    ex.close()
+    per_plan: dict[str, Any] = {}
+    for i, p in enumerate(plans):
+        vals = [k[obj] for k in kpis[i * reps : (i + 1) * reps]]
+        per_plan[p.label()] = {
+            "mean": float(np.mean(vals)),
+            "se": float(np.std(vals, ddof=1) / np.sqrt(len(vals))),
+        }
+    return per_plan, grid_s
+
+
+def _calibration(cal: dict[str, Any]) -> dict[str, Any]:
+    """The demand the loop calibrated, against the truth."""
+    err = {k: v for k, v in cal["relative_error"].items() if k.startswith("demand.")}
+    return {
+        "demand_relative_error": err,
+        "max_abs_demand_error": max(abs(v) for v in err.values()),
+        "target": "each within 10%",
+        "pass": all(abs(v) <= 0.10 for v in err.values()),
+        "fitted": cal["fitted"],
+        "truth": cal["truth"],
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--scenario", default="scenarios/intersection.yaml")
@@ -49,8 +83,6 @@ def main() -> None:
         t0 = time.perf_counter()
         folder, summary = run_scenario(sc, Path(tmp), args.executor)
         run_s = time.perf_counter() - t0
-    cal = summary["calibration"]
-    demand_err = {k: v for k, v in cal["relative_error"].items() if k.startswith("demand.")}
     final = summary["final"]
     chosen = Plan(
         cycle_s=final["control"]["cycle_s"],
@@ -62,20 +94,8 @@ def main() -> None:
     for p in (sc.control.initial, chosen):
         if p not in plans:
             plans.append(p)
-    tasks = [(sc, p, r) for p in plans for r in range(args.reps)]
-    ex = make_executor(args.executor)
-    t0 = time.perf_counter()
-    kpis = ex.map(_actual, tasks)
-    grid_s = time.perf_counter() - t0
-    ex.close()
     obj = sc.experiments.objective
-    per_plan: dict[str, Any] = {}
-    for i, p in enumerate(plans):
-        vals = [k[obj] for k in kpis[i * args.reps : (i + 1) * args.reps]]
-        per_plan[p.label()] = {
-            "mean": float(np.mean(vals)),
-            "se": float(np.std(vals, ddof=1) / np.sqrt(len(vals))),
-        }
+    per_plan, grid_s = _grid(sc, plans, args.reps, args.executor, obj)
     best_label = min(per_plan, key=lambda k: per_plan[k]["mean"])
     best = per_plan[best_label]["mean"]
     got = per_plan[chosen.label()]["mean"]
@@ -88,14 +108,7 @@ def main() -> None:
             "rounds": len(summary["rounds"]),
             "run_wall_s": run_s,
             "round_wall_s": summary["timings"]["round_s"],
-            "calibration": {
-                "demand_relative_error": demand_err,
-                "max_abs_demand_error": max(abs(v) for v in demand_err.values()),
-                "target": "each within 10%",
-                "pass": all(abs(v) <= 0.10 for v in demand_err.values()),
-                "fitted": cal["fitted"],
-                "truth": cal["truth"],
-            },
+            "calibration": _calibration(summary["calibration"]),
             "closed_loop": {
                 "objective": obj,
                 "chosen_plan": chosen.label(),

@@ -14,6 +14,11 @@ augmentation of the same size, paired by seed.
 
     python -m benchmarks.digits [--seeds 5] [--per-class 10] [--steps 1000]
     python -m benchmarks.digits --per-class 5 10 20 50      # the augmentation curve
+    python -m benchmarks.digits --model gaussian             # the Gaussian generator instead
+
+With ``--model gaussian`` the generator is `parallel train IMAGES_DIR --model gaussian`
+(:mod:`parallel.gan.gaussian`), fitted on the same small sets, and the figures go to
+``digits_gaussian.json``.
 
 Sizes already in ``benchmarks/results/digits.json`` from an earlier run with the same GAN
 settings are kept (each size records its own command, seeds and git revision), so the
@@ -36,7 +41,7 @@ from sklearn.datasets import load_digits
 
 from benchmarks._common import RESULTS, write_result
 from parallel.core.runfolder import git_revision
-from parallel.gan.images import IMAGE_DEFAULTS, ImageSampler, fit_images
+from parallel.gan.images import IMAGE_DEFAULTS, ImageSampler, fit_gaussian, fit_images
 from parallel.gan.train import TrainConfig
 from parallel.vision.evaluate import evaluate
 
@@ -62,6 +67,13 @@ def main() -> None:
     ap.add_argument("--synthetic-per-class", type=int, default=100)
     ap.add_argument("--ratios", type=float, nargs="+", default=[1.0, 4.0, 10.0])
     ap.add_argument("--threads", type=int, default=2, help="torch threads")
+    ap.add_argument(
+        "--model",
+        choices=("gan", "gaussian"),
+        default="gan",
+        help="the generator: gan (`parallel train IMAGES_DIR`, writes digits.json) or gaussian "
+        "(`--model gaussian`, writes digits_gaussian.json)",
+    )
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     d = load_digits()
@@ -80,8 +92,11 @@ def main() -> None:
                 base = Path(tmp) / f"n{n}s{seed}"
                 train_dir = _write(base / "train", d.images[pick], d.target[pick])
                 t0 = time.perf_counter()
-                cfg = TrainConfig(**(IMAGE_DEFAULTS | {"steps": args.steps, "seed": seed}))
-                fit_images(train_dir, base / "gen", cfg, device="cpu")
+                if args.model == "gaussian":
+                    fit_gaussian(train_dir, base / "gen", size=32, seed=seed)
+                else:
+                    cfg = TrainConfig(**(IMAGE_DEFAULTS | {"steps": args.steps, "seed": seed}))
+                    fit_images(train_dir, base / "gen", cfg, device="cpu")
                 train_s = time.perf_counter() - t0
                 sampler = ImageSampler(base / "gen")
                 gen = torch.Generator().manual_seed(10_000 + seed)
@@ -139,20 +154,25 @@ def _utility(runs: list[dict]) -> dict:
 
 
 def _save(args: argparse.Namespace, results: dict) -> None:
-    old_path = RESULTS / "digits.json"
+    name = "digits" if args.model == "gan" else "digits_gaussian"
+    old_path = RESULTS / f"{name}.json"
     if old_path.is_file():
         old = json.loads(old_path.read_text())
-        same = old.get("gan") == IMAGE_DEFAULTS | {"steps": args.steps} and (
+        gan = IMAGE_DEFAULTS | {"steps": args.steps} if args.model == "gan" else None
+        same = old.get("gan") == gan and (
             old.get("synthetic_per_class") == args.synthetic_per_class
         )
         if same:  # keep the sizes this run did not measure
             results = {k: v for k, v in old["per_class"].items() if k not in results} | results
             results = dict(sorted(results.items(), key=lambda kv: int(kv[0])))
     write_result(
-        "digits",
+        name,
         {
             "data": "sklearn load_digits: 1,797 real 8x8 digits; a fixed half held out as the test set",
-            "gan": IMAGE_DEFAULTS | {"steps": args.steps},
+            "generator": "the image GAN"
+            if args.model == "gan"
+            else "parallel train --model gaussian",
+            "gan": IMAGE_DEFAULTS | {"steps": args.steps} if args.model == "gan" else None,
             "synthetic_per_class": args.synthetic_per_class,
             "ratios": args.ratios,
             "per_class": results,

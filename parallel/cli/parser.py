@@ -86,7 +86,7 @@ def _gan_commands(sub: Any) -> None:
         help="train a GAN on a table (CSV or Parquet) or a GAN scenario (.yaml)",
         epilog="examples: parallel train scenarios/data/gan/vehicle_records.csv --out gen; "
         "parallel train small.csv --model naive --target label --out gen; "
-        "parallel train IMAGES_DIR --out imggen",
+        "parallel train IMAGES_DIR --out imggen; parallel train IMAGES_DIR --model gaussian --out imggen",
     )
     tr.add_argument(
         "data", type=Path, help="a .csv or .parquet table, an image folder, or a GAN scenario"
@@ -121,10 +121,12 @@ def _gan_commands(sub: Any) -> None:
     tr.add_argument("--size", type=int, default=32, help="image folders: 32 or 64 px")
     tr.add_argument(
         "--model",
-        choices=("gan", "naive"),
+        choices=("gan", "naive", "gaussian"),
         default="gan",
         help="tables: gan (the table GAN) or naive (class-conditional, independent columns: "
-        "for a few rows per class; fits in a second, needs no torch) (default gan)",
+        "for a few rows per class; fits in a second, needs no torch); image folders: gan "
+        "(the DCGAN) or gaussian (class means, a pooled Ledoit-Wolf spread and classical "
+        "deformations: for a few images per class; fits in a second) (default gan)",
     )
     tr.add_argument(
         "--target",

@@ -347,7 +347,7 @@ def generate_images(
         schema={"label": "dictionary<string>", "class_index": "int32", "png": "binary (PNG)"},
         source={
             "kind": "image generator",
-            "checkpoint_sha256": sha256_file(source / "checkpoint.pt"),
+            "checkpoint_sha256": sha256_file(sampler.weights),
             "classes": sampler.classes,
             "trained_on": sampler.meta["source"],
         },
@@ -382,7 +382,7 @@ def _image_folder(
         "classes": classes,
         "source": {
             "kind": "image generator",
-            "checkpoint_sha256": sha256_file(source / "checkpoint.pt"),
+            "checkpoint_sha256": sha256_file(sampler.weights),
         },
         "seed_scheme": "batch b: SeedSequence(seed, spawn_key=(0, b)); row i is class i mod n",
         "complete": False,

@@ -5,7 +5,9 @@ class, unreadable files and mixed sizes get clear errors or a stated resize) and
 images scaled to [-1, 1] at 32 or 64 px. ``fit_images`` trains the DCGAN pair with the
 class one-hot as context for G and D (spectral norm, hinge loss and DiffAugment by
 default, which is what makes a few dozen images per class usable); ``ImageSampler``
-draws N images per class from the folder it wrote.
+draws N images per class from the folder it wrote, or from the one that ``fit_gaussian``
+wrote (the class-conditional Gaussian of :mod:`parallel.gan.gaussian`, for a few images
+per class).
 """
 
 from __future__ import annotations
@@ -159,18 +161,54 @@ def fit_images(
     return trainer, classes, notes
 
 
+def fit_gaussian(root: Path, out: Path, *, size: int = 32, seed: int = 0) -> dict[str, Any]:
+    """Fit the class-conditional Gaussian image generator (:mod:`parallel.gan.gaussian`)
+    on the ImageFolder ``root`` and write it to ``out``; returns what ``images.json`` says.
+
+    Raises:
+        DataError: see :func:`read_image_folder`.
+    """
+    from parallel.gan.gaussian import fit_gaussian_images
+
+    x, y, classes, notes = read_image_folder(root, size)
+    meta: dict[str, Any] = {
+        "classes": classes,
+        "channels": int(x.shape[1]),
+        "size": size,
+        "images": len(x),
+        "per_class": {c: int((y == k).sum()) for k, c in enumerate(classes)},
+        "source": str(root),
+        "notes": notes,
+    }
+    meta["fit"] = fit_gaussian_images(x, y, out, meta, seed)
+    return meta
+
+
 class ImageSampler:
     """Draws images per class from a folder written by :func:`fit_images`."""
 
     def __init__(self, folder: Path, device: str = "cpu") -> None:
-        if not (folder / IMAGES).is_file() or not (folder / CHECKPOINT).is_file():
+        from parallel.gan.gaussian import WEIGHTS, GaussianDraw
+
+        gaussian = (folder / IMAGES).is_file() and read_json(folder / IMAGES).get("model") == (
+            "gaussian"
+        )
+        if not (folder / IMAGES).is_file() or not (gaussian or (folder / CHECKPOINT).is_file()):
             raise DataError(
                 f"{folder}: not a trained image generator; train one with "
                 "`parallel train IMAGES_DIR --out DIR`"
             )
         self.meta = read_json(folder / IMAGES)
+        self.classes = list(self.meta["classes"])
+        self.device = pick_device(device)
+        self.gaussian: GaussianDraw | None = None
+        #: the file that holds what was learned (its hash goes into a dataset's manifest)
+        self.weights = folder / (WEIGHTS if gaussian else CHECKPOINT)
+        if gaussian:  # `--model gaussian`: no networks to load
+            c, s = self.meta["channels"], self.meta["size"]
+            self.gaussian = GaussianDraw(folder, (c, s, s))
+            return
         self.cfg = TrainConfig(**self.meta["config"])
-        self.classes: list[str] = self.meta["classes"]
         c, s = self.meta["channels"], self.meta["size"]
         spec = NetSpec(
             (c, s, s),
@@ -182,16 +220,18 @@ class ImageSampler:
         g, _ = build(self.cfg.net, spec)
         st = load_checkpoint(folder / CHECKPOINT, "cpu")
         g.load_state_dict(st["G_ema"] if st.get("G_ema") is not None else st["G"])
-        self.device = pick_device(device)
         self.G = g.to(self.device).eval()
 
     @torch.no_grad()
     def sample(self, label: int, n: int, gen: torch.Generator) -> np.ndarray:
         """``n`` images of class ``label`` as uint8 (n, H, W) or (n, H, W, 3)."""
-        z = latent(n, self.cfg, gen).to(self.device)
-        ctx = torch.zeros(n, len(self.classes), device=self.device)
-        ctx[:, label] = 1.0
-        x = self.G(z, ctx).float().cpu().numpy()  # (n, C, H, W) in [-1, 1]
+        if self.gaussian is not None:
+            x = self.gaussian(label, n, gen).numpy()
+        else:
+            z = latent(n, self.cfg, gen).to(self.device)
+            ctx = torch.zeros(n, len(self.classes), device=self.device)
+            ctx[:, label] = 1.0
+            x = self.G(z, ctx).float().cpu().numpy()  # (n, C, H, W) in [-1, 1]
         img = np.clip((x + 1) * 127.5, 0, 255).round().astype(np.uint8)
         return img[:, 0] if img.shape[1] == 1 else img.transpose(0, 2, 3, 1)
 

@@ -8,7 +8,9 @@ scenario files through :data:`POLICIES`) and its parameters:
   ``tlsCycleAdaptation.py`` computes them (then run as a fixed plan);
 * ``actuated``: in SUMO its own ``type="actuated"`` programs; in the artificial world the
   same rule on its lanes (a green lasts at least ``min_green_s``, at most
-  ``max_green_s``, and ends earlier when no vehicle reached its lanes for ``max_gap_s``);
+  ``max_green_s``, and ends earlier when no vehicle passed its lanes' detectors for
+  ``max_gap_s``; as in SUMO, a detector sits 2 s of travel before the stop line, and a
+  queue standing on it leaves no gap);
 * ``max_pressure`` (Varaiya): every ``step_s`` after ``min_green_s``, the green phase
   with the largest pressure (halting vehicles on its incoming lanes minus those on their
   outgoing lanes) runs next, through an amber of ``yellow_s``. :class:`MaxPressure` is the

@@ -347,3 +347,28 @@ def test_an_edge_mean_speed_is_distance_over_time_as_sumo_reports_it() -> None:
     driven = n * 400.0 / 13.9 + float(mid["queue_veh"].sum()) * 900.0
     assert secs == pytest.approx(driven, rel=0.03)
     assert 3.6 * 400.0 * n / secs < 0.8 * 50.0  # the waiting shows: well below free speed
+
+
+def test_an_actuated_green_holds_while_a_queue_stands_on_its_detector() -> None:
+    """SUMO's loop sits DETECTOR_GAP_S at the speed limit before the stop line and reports
+    no gap while a vehicle stands on it: a queue that reaches back to it holds the green,
+    however slowly it discharges; a shorter one leaves the last detection's time."""
+    from parallel.traffic.artificial.meso import DETECTOR_GAP_S, _Meso
+    from parallel.traffic.control import make_control
+
+    for mid_m in (400.0, 14.0):
+        net = corridor(mid_m, SIGNAL)
+        plan = make_control(net, policy="actuated")
+        params = MesoParams(jam_spacing_m=7.0)
+        world = _Meso(net, plan, DEMAND, params, HOUR, np.random.SeedSequence(1))
+        lane = world.edge_lanes[1][0]
+        reach = min(DETECTOR_GAP_S * 13.9, mid_m)
+        assert world.detector_m[lane] == pytest.approx(reach)
+        world.env.run(until=100.0)
+        world.seen[lane] = 40.0
+        world.queues[lane].clear()  # whatever the first 100 s left there
+        standing = int(np.ceil(reach / 7.0))  # the queue whose tail is on the detector
+        world.queues[lane].extend([(world.env.event(), 1, [], 40.0)] * (standing - 1))
+        assert world._last_detection([lane]) == 40.0
+        world.queues[lane].append((world.env.event(), 1, [], 40.0))
+        assert world._last_detection([lane]) == 100.0

@@ -43,6 +43,9 @@ from parallel.traffic.timing import TimingPlan, phases
 
 #: a vehicle that waited longer than this at a stop line has stopped
 STOP_WAIT_S = 2.0
+#: SUMO's actuated lights detect vehicles this many seconds of travel at the speed limit
+#: before the stop line (its ``detector-gap`` default)
+DETECTOR_GAP_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -163,6 +166,11 @@ class _Meso:
         self.moving = [False] * n
         self.length = [e.length_m for e in net.edges]
         self.speed = [e.speed_mps for e in net.edges]
+        # the actuated lights' detectors: DETECTOR_GAP_S at the speed limit before the
+        # stop line, on the lane's own edge
+        self.detector_m = [
+            min(DETECTOR_GAP_S * self.speed[e], self.length[e]) for e in self.lane_edge
+        ]
 
     def _pick(self, options: list[int]) -> int:
         """The least occupied lane (the rightmost among equals)."""
@@ -209,8 +217,9 @@ class _Meso:
 
     def _actuated(self, tls: str, ph: list[Any], st: dict[str, float]) -> Generator:
         """SUMO's gap-based actuation on this world's lanes: phases in program order; a
-        green holds ``min_green_s``, then goes on while a vehicle reached or left one of
-        its lanes' stop lines within ``max_gap_s``, up to ``max_green_s``."""
+        green holds ``min_green_s``, then goes on while a vehicle was over one of its
+        lanes' detectors within ``max_gap_s`` (:meth:`_last_detection`), up to
+        ``max_green_s``."""
         env = self.env
         lanes = {g.phase: [self.lane_id[x] for x in g.incoming if x in self.lane_id]
                  for g in phase_lanes(self.net, tls)}  # fmt: skip
@@ -228,15 +237,26 @@ class _Meso:
                     start = env.now
                     self.next_change[tls] = env.now + lo
                     yield env.timeout(lo)
-                    seen = self.seen
                     while env.now - start < hi - 1e-6:
-                        last = max((seen[x] for x in lanes.get(k, ())), default=-1e9)
+                        last = self._last_detection(lanes.get(k, ()))
                         if env.now - last >= gap - 1e-6:  # a smaller step would not advance
                             break
                         step = min(gap - (env.now - last), hi - (env.now - start))
                         self.next_change[tls] = env.now + step
                         yield env.timeout(step)
             k = (k + 1) % len(ph)
+
+    def _last_detection(self, lanes: Any) -> float:
+        """When a vehicle was last over the detectors of ``lanes``: now, while a lane's
+        queue reaches back to its detector (SUMO's loop reports no gap while a vehicle
+        stands on it, so a standing queue holds the green however slowly it discharges);
+        else when a vehicle last reached or left one of the stop lines."""
+        now, last = self.env.now, -1e9
+        for x in lanes:
+            if len(self.queues[x]) * self.p.jam_spacing_m >= self.detector_m[x]:
+                return now
+            last = max(last, self.seen[x])
+        return last
 
     def _max_pressure(self, tls: str, st: dict[str, float]) -> Generator:
         """Max-pressure on this world's queues: the shared rule of

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Generator
+from collections.abc import Generator, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -246,7 +246,7 @@ class _Meso:
                         yield env.timeout(step)
             k = (k + 1) % len(ph)
 
-    def _last_detection(self, lanes: Any) -> float:
+    def _last_detection(self, lanes: Iterable[int]) -> float:
         """When a vehicle was last over the detectors of ``lanes``: now, while a lane's
         queue reaches back to its detector (SUMO's loop reports no gap while a vehicle
         stands on it, so a standing queue holds the green however slowly it discharges);

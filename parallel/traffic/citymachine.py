@@ -23,7 +23,7 @@ from parallel.core.executors import Executor
 from parallel.core.seeds import Stage, rng, stream
 from parallel.traffic.actual.recorded import RecordedCity
 from parallel.traffic.actual.sumo_net import SumoNetWorld, read_sumocfg
-from parallel.traffic.artificial.meso import Horizon, MesoParams
+from parallel.traffic.artificial.params import Horizon, MesoParams
 from parallel.traffic.city import CityScenario
 from parallel.traffic.cityact import OBJECTIVE, act
 from parallel.traffic.citytwin import CityTwin, discrepancy, learn, run_task

@@ -25,7 +25,8 @@ from scipy import optimize
 from parallel.core.executors import Executor, SequentialExecutor
 from parallel.core.seeds import Stage, stream
 from parallel.metrics.distances import ks_statistic
-from parallel.traffic.artificial.meso import Horizon, MesoParams, simulate_net
+from parallel.traffic.artificial.meso import simulate_net
+from parallel.traffic.artificial.params import Horizon, MesoParams
 from parallel.traffic.city import CityCalibration, CityScenario
 from parallel.traffic.demand import RouteDemand, estimate
 from parallel.traffic.network import RoadNet

@@ -29,7 +29,7 @@ from parallel.core.executors import Executor
 from parallel.core.seeds import Stage, rng, stream
 from parallel.metrics.c2st import C2STConfig, c2st
 from parallel.traffic.actual.sumo_net import SumoConfig, SumoNetWorld, read_sumocfg
-from parallel.traffic.artificial.meso import Horizon
+from parallel.traffic.artificial.params import Horizon
 from parallel.traffic.city import CityScenario
 from parallel.traffic.citytwin import CityTwin, learn
 from parallel.traffic.demand import routes_xml

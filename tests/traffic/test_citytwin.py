@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from parallel.core.executors import ProcessExecutor, SequentialExecutor
-from parallel.traffic.artificial.meso import MesoParams
+from parallel.traffic.artificial.params import MesoParams
 from parallel.traffic.city import CityCalibration
 from parallel.traffic.citytwin import CityTwin, calibrate
 from parallel.traffic.observation import Observation

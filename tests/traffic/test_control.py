@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from parallel.traffic.artificial.meso import Horizon, MesoParams, simulate_net
+from parallel.traffic.artificial.meso import simulate_net
+from parallel.traffic.artificial.params import Horizon, MesoParams
 from parallel.traffic.control import (
     ControlError,
     MaxPressure,

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from parallel.traffic.artificial.lanes import LaneTables
-from parallel.traffic.artificial.meso import Horizon, MesoParams, simulate_net
+from parallel.traffic.artificial.meso import simulate_net
+from parallel.traffic.artificial.params import Horizon, MesoParams
 from parallel.traffic.demand import RouteDemand
 from parallel.traffic.network import Edge, Movement, Phase, Program, RoadNet
 from parallel.traffic.timing import incumbent
@@ -353,7 +354,8 @@ def test_an_actuated_green_holds_while_a_queue_stands_on_its_detector() -> None:
     """SUMO's loop sits DETECTOR_GAP_S at the speed limit before the stop line and reports
     no gap while a vehicle stands on it: a queue that reaches back to it holds the green,
     however slowly it discharges; a shorter one leaves the last detection's time."""
-    from parallel.traffic.artificial.meso import DETECTOR_GAP_S, _Meso
+    from parallel.traffic.artificial.lights import DETECTOR_GAP_S
+    from parallel.traffic.artificial.meso import _Meso
     from parallel.traffic.control import make_control
 
     for mid_m in (400.0, 14.0):
@@ -372,3 +374,17 @@ def test_an_actuated_green_holds_while_a_queue_stands_on_its_detector() -> None:
         assert world._last_detection([lane]) == 40.0
         world.queues[lane].append((world.env.event(), 1, [], 40.0))
         assert world._last_detection([lane]) == 100.0
+
+
+def test_a_vehicle_let_go_before_the_window_ends_is_counted_where_it_left() -> None:
+    """A queued vehicle's process wakes next at the end of its drive on the next edge;
+    what it leaves behind (its count, its wait) is tallied when its queue lets it go, so a
+    release in the last seconds of the window counts though the drive ends after it."""
+    net = corridor(400.0, [(3590.0, "r"), (10.0, "G")])  # green only from 3,590 s
+    obs = simulate_net(net, incumbent(net), DEMAND, MesoParams(), HOUR, np.random.SeedSequence(2))
+    mid = obs.detectors[obs.detectors.link == "mid"].set_index("interval_start_s")
+    # 2 s of start-up loss, then one vehicle every 2 s: 3,592, 3,594, 3,596 and 3,598 s
+    assert mid.loc[2700.0, "count"] == 4
+    assert mid.loc[[0.0, 900.0, 1800.0], "count"].sum() == 0
+    # and each of them waited on mid in the last interval
+    assert mid.loc[2700.0, "queue_veh"] > 4 * 0.9

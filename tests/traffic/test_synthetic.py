@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from parallel.traffic.actual.sumo import available, binary
-from parallel.traffic.artificial.meso import Horizon, MesoParams, simulate_net
+from parallel.traffic.artificial.meso import simulate_net
+from parallel.traffic.artificial.params import Horizon, MesoParams
 from parallel.traffic.demand import RouteDemand
 from parallel.traffic.network import read_net
 from parallel.traffic.synthetic import arterial

@@ -26,7 +26,7 @@ def test_a_trip_that_ends_after_the_window_is_not_recorded() -> None:
 
     def trips(env: simpy.Environment) -> simpy.events.ProcessGenerator:
         yield env.timeout(100.0)
-        t.crossed(0, 60.0)
+        t.crossed(0, 60.0, env.now)
         t.finish(0, 0, 10.0, 1)
         yield env.timeout(1750.0)  # now 1850 s, past the 1800 s window
         t.finish(1, 0, 1700.0, 0)

@@ -25,8 +25,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Generator, Iterable
-from dataclasses import dataclass
+from collections.abc import Generator
 from typing import Any
 
 import numpy as np
@@ -34,57 +33,38 @@ import simpy
 
 from parallel.core.seeds import children
 from parallel.traffic.artificial.lanes import LaneTables
+from parallel.traffic.artificial.lights import DETECTOR_GAP_S, Lights
+from parallel.traffic.artificial.params import Horizon, MesoParams
 from parallel.traffic.artificial.tally import Tally
-from parallel.traffic.control import MaxPressure, phase_lanes
 from parallel.traffic.demand import RouteDemand
 from parallel.traffic.network import RoadNet
 from parallel.traffic.observation import Observation
-from parallel.traffic.timing import TimingPlan, phases
+from parallel.traffic.timing import TimingPlan
 
 #: a vehicle that waited longer than this at a stop line has stopped
 STOP_WAIT_S = 2.0
-#: SUMO's actuated lights detect vehicles this many seconds of travel at the speed limit
-#: before the stop line (its ``detector-gap`` default)
-DETECTOR_GAP_S = 2.0
 
 
-@dataclass(frozen=True)
-class MesoParams:
-    """The artificial world's behaviour on a real network (the calibrated parameters)."""
+class _Wake(simpy.Event):
+    """An event whose trigger takes effect later, as a :class:`simpy.Timeout`'s does: a
+    queued vehicle's, which its lane's server fires when it lets the vehicle go, timed for
+    the end of the vehicle's drive on the next edge."""
 
-    saturation_headway_s: float = 2.0
-    jam_spacing_m: float = 7.0
-    speed_factor_mean: float = 1.0
-    speed_factor_sd: float = 0.1
-    startup_lost_s: float = 2.0
-    amber_used_s: float = 0.0
-    critical_gap_s: float = 4.0
-    stop_penalty_s: float = 2.0
-    depart_loss_s: float = 2.7
-    turn_loss_s: float = 2.0
-    minor_loss_s: float = 3.0
-    teleport_s: float = 300.0
-    inside_slots: int = 1
-    lane_change_m: float = 0.0
-    minor_gap_s: float = 4.0
-    junction_storage: bool = True
-    follow_up_s: float = 3.5
-
-    def flat(self) -> dict[str, float]:
-        return dict(self.__dict__)
+    def trigger_in(self, delay: float, value: Any) -> None:
+        if self._value is not simpy.events.PENDING:
+            raise RuntimeError(f"{self} has already been triggered")
+        self._ok = True
+        self._value = value
+        self.env.schedule(self, delay=delay)
 
 
-@dataclass(frozen=True)
-class Horizon:
-    """Where the observed hour lies: ``begin_s`` is the network clock at time 0 (signal
-    programs run on it); records and counts are kept on ``[0, duration_s)``."""
-
-    begin_s: float
-    duration_s: float
-    interval_s: float
+#: a queued vehicle: its wake event, its movement, the lanes it may take next, when it
+#: joined the queue and when it entered the edge, and its drive time and running loss on
+#: the next edge
+_Queued = tuple[_Wake, int, list[int], float, float, float, float]
 
 
-class _Meso:
+class _Meso(Lights):
     """One replication's state. Built fresh for every run; nothing is global.
 
     Storage, queues and discharge are per lane: a lane holds length / jam spacing
@@ -119,26 +99,7 @@ class _Meso:
         self.teleports = 0
         self.s_dep, self.s_speed = children(seed, 2)
         self.tally = Tally(self.env, net, demand.routes, horizon.duration_s, horizon.interval_s)
-        self.light: dict[str, str] = {}
-        self.since: dict[str, float] = {}  # when each light last changed
-        self.next_change: dict[str, float] = {}  # when each light's controller next acts
-        self.colours: list[str | None] = [None] * nm  # per movement, under the light now
-        self.tls_movements: dict[str, list[int]] = {}
-        for mv in net.movements:
-            if mv.tls is not None:
-                self.tls_movements.setdefault(mv.tls, []).append(mv.index)
-        self.changed: dict[str, simpy.Event] = {}
-        for tls, prog in net.programs.items():
-            if tls not in plan.programs:
-                continue
-            timing = plan.programs[tls]
-            self.changed[tls] = self.env.event()
-            if plan.policy == "max_pressure":
-                self.env.process(self._max_pressure(tls, plan.settings))
-            elif plan.policy == "actuated":
-                self.env.process(self._actuated(tls, phases(prog, timing), plan.settings))
-            else:
-                self.env.process(self._controller(tls, phases(prog, timing), timing.offset_s))
+        self._start_lights(plan)
         for lane in range(len(self.lane_edge)):
             self.env.process(self._server(lane))
 
@@ -150,11 +111,8 @@ class _Meso:
         n = len(self.lane_edge)
         self.occ = [0] * n
         self.room: list[simpy.Event | None] = [None] * n
-        # per lane: (the vehicle's event, its movement, the lanes it may take next, when it
-        # joined)
-        self.queues: list[deque[tuple[simpy.Event, int, list[int], float]]] = [
-            deque() for _ in range(n)
-        ]
+        # per lane: the queued vehicles (:data:`_Queued`)
+        self.queues: list[deque[_Queued]] = [deque() for _ in range(n)]
         self.idle: list[simpy.Event | None] = [None] * n
         self.busy = [0.0] * n  # a lane discharges its next vehicle no earlier than this
         self.red = [True] * n  # the lane's signal was red when its server last looked
@@ -180,122 +138,6 @@ class _Meso:
             if occ[lane] < occ[best]:
                 best = lane
         return best
-
-    # -- signals ---------------------------------------------------------------------
-    def _controller(self, tls: str, ph: list[Any], offset: float) -> Generator:
-        env = self.env
-        durations = [p.duration_s for p in ph]
-        cycle = sum(durations)
-        # SUMO: the program is at position (t - offset) mod cycle on the network clock
-        pos = (self.h.begin_s - offset) % cycle
-        k = 0
-        while pos >= durations[k]:
-            pos -= durations[k]
-            k = (k + 1) % len(ph)
-        remaining = durations[k] - pos
-        while True:
-            self._show(tls, ph[k].state)
-            self.next_change[tls] = env.now + remaining
-            yield env.timeout(remaining)
-            k = (k + 1) % len(ph)
-            remaining = durations[k]
-            while remaining <= 0:
-                k = (k + 1) % len(ph)
-                remaining = durations[k]
-
-    def _show(self, tls: str, state: str) -> None:
-        """Switch a light and wake the servers waiting for it."""
-        if self.light.get(tls) == state:
-            return
-        self.light[tls] = state
-        self.since[tls] = self.env.now
-        for m in self.tls_movements.get(tls, ()):
-            self.colours[m] = None
-        ev, self.changed[tls] = self.changed[tls], self.env.event()
-        if ev.callbacks:  # someone waits for this light: wake them (else spare the event)
-            ev.succeed()
-
-    def _actuated(self, tls: str, ph: list[Any], st: dict[str, float]) -> Generator:
-        """SUMO's gap-based actuation on this world's lanes: phases in program order; a
-        green holds ``min_green_s``, then goes on while a vehicle was over one of its
-        lanes' detectors within ``max_gap_s`` (:meth:`_last_detection`), up to
-        ``max_green_s``."""
-        env = self.env
-        lanes = {g.phase: [self.lane_id[x] for x in g.incoming if x in self.lane_id]
-                 for g in phase_lanes(self.net, tls)}  # fmt: skip
-        lo, gap = st["min_green_s"], st["max_gap_s"]
-        hi = max(st["max_green_s"], lo)
-        k = 0
-        while True:
-            p = ph[k]
-            if p.duration_s > 0 or p.is_green:
-                self._show(tls, p.state)
-                if not p.is_green:
-                    self.next_change[tls] = env.now + p.duration_s
-                    yield env.timeout(p.duration_s)
-                else:
-                    start = env.now
-                    self.next_change[tls] = env.now + lo
-                    yield env.timeout(lo)
-                    while env.now - start < hi - 1e-6:
-                        last = self._last_detection(lanes.get(k, ()))
-                        if env.now - last >= gap - 1e-6:  # a smaller step would not advance
-                            break
-                        step = min(gap - (env.now - last), hi - (env.now - start))
-                        self.next_change[tls] = env.now + step
-                        yield env.timeout(step)
-            k = (k + 1) % len(ph)
-
-    def _last_detection(self, lanes: Iterable[int]) -> float:
-        """When a vehicle was last over the detectors of ``lanes``: now, while a lane's
-        queue reaches back to its detector (SUMO's loop reports no gap while a vehicle
-        stands on it, so a standing queue holds the green however slowly it discharges);
-        else when a vehicle last reached or left one of the stop lines."""
-        now, last = self.env.now, -1e9
-        for x in lanes:
-            if len(self.queues[x]) * self.p.jam_spacing_m >= self.detector_m[x]:
-                return now
-            last = max(last, self.seen[x])
-        return last
-
-    def _max_pressure(self, tls: str, st: dict[str, float]) -> Generator:
-        """Max-pressure on this world's queues: the shared rule of
-        :class:`parallel.traffic.control.MaxPressure`."""
-        lane_id, queues = self.lane_id, self.queues
-        ctl = MaxPressure.for_tls(self.net, tls, st, lambda x: lane_id.get(x, -1))
-
-        def halting(lane: Any) -> float:
-            return float(len(queues[lane])) if lane >= 0 else 0.0
-
-        state, wait = ctl.start()
-        while True:
-            self._show(tls, state)
-            self.next_change[tls] = self.env.now + wait
-            yield self.env.timeout(wait)
-            state, wait = ctl.step(halting)
-
-    def _colour(self, m: int) -> str:
-        c = self.colours[m]
-        if c is None:
-            c = self.colours[m] = self._colour_of(m)
-        # the queue goes on discharging into the first part of the amber (HCM's extension
-        # of effective green): who is already moving off the line cannot stop in time
-        if c == "y":
-            since = self.since[self.net.movements[m].tls or ""]  # signalised: it has a light
-            return "G" if self.env.now - since < self.p.amber_used_s else "r"
-        return c
-
-    def _colour_of(self, m: int) -> str:
-        """The movement's colour under its light's current state (cached until it changes)."""
-        mv = self.net.movements[m]
-        if mv.tls is None or mv.tls not in self.light:
-            return "-"  # unsignalised (or a light without a program): right of way rules
-        state = self.light[mv.tls]
-        cs = [state[i] for i in mv.link_indices if i < len(state)]
-        for c in "Ggy":
-            if c in cs:
-                return c
-        return "r"
 
     def _may_pass(self, m: int) -> bool:
         """Gap acceptance: no vehicle with right of way passed in the last critical gap.
@@ -346,7 +188,8 @@ class _Meso:
                 self.idle[lane] = ev = env.event()
                 yield ev
                 continue
-            veh, m, opts, _ = q[0]
+            entry = q[0]
+            m, opts = entry[1], entry[2]
             mv = net.movements[m]
             c = self._colour(m)
             if c == "r":
@@ -369,7 +212,7 @@ class _Meso:
                     q.popleft()
                     self._free(lane)
                     self.inside[m] += 1
-                    env.process(self._inside(veh, m, opts))
+                    env.process(self._inside(entry, lane))
                     yield env.timeout(p.saturation_headway_s)
                     continue
                 self._halt(lane)
@@ -394,7 +237,7 @@ class _Meso:
             self.busy[lane] = env.now + hw
             self.seen[lane] = env.now
             self.moving[lane] = True
-            veh.succeed(target)
+            self._release(entry, lane, target)
             yield env.timeout(hw)
 
     def _headway(self, yields: bool) -> float:
@@ -433,9 +276,28 @@ class _Meso:
         self.busy[lane] = now + self._headway(bool(yields))
         return target
 
-    def _inside(self, veh: simpy.Event, m: int, opts: list[int]) -> Generator:
+    def _release(self, entry: _Queued, lane: int, target: int) -> None:
+        """Let a queued vehicle go now into ``target``. Its process next wakes where it
+        would next act anyway, at the end of its drive on the next edge (after the stop
+        penalty if it stopped here): one event per queued vehicle instead of two. What it
+        leaves behind is tallied now (a wake after the horizon would lose it); the vehicle
+        gets when it left and the lane's halt count then, for its own bookkeeping."""
+        ev, _, _, t_q, t_link, drive, extra = entry
+        now = self.env.now
+        e = self.lane_edge[lane]
+        if now - t_q > STOP_WAIT_S:
+            self.tally.waited(e, t_q, now)
+            pen = self.p.stop_penalty_s
+        else:
+            pen = 0.0
+        self.tally.crossed(e, t_link, now)
+        # summed in the order the vehicle's own drive sums it, to the last bit
+        ev.trigger_in(pen + drive + extra, (target, now, self.halts[lane]))
+
+    def _inside(self, entry: _Queued, lane: int) -> Generator:
         """A permissive turner waiting inside the junction for a gap (or the amber)."""
         env = self.env
+        m, opts = entry[1], entry[2]
         while True:
             c = self._colour(m)
             if c not in "Gg" or self._may_pass(m):
@@ -448,7 +310,7 @@ class _Meso:
         self.inside[m] -= 1
         self.occ[target] += 1
         self.last_pass[m] = env.now
-        veh.succeed(target)
+        self._release(entry, lane, target)
 
     def _vehicle(self, vid: int, r: int, factor: float) -> Generator[simpy.Event, Any, None]:
         env = self.env
@@ -467,42 +329,44 @@ class _Meso:
         t_in = env.now
         stops = 0
         extra = self.route_losses[r]
-        pen = 0.0  # accelerating from a stop, lost at the start of the next edge
+        t_link = env.now
+        yield timeout(length[route[0]] / (speed[route[0]] * factor) + extra[0])
         for k, e in enumerate(route):
-            t_link = env.now + pen  # the next edge's speed is measured from after it
-            yield timeout(pen + length[e] / (speed[e] * factor) + extra[k])
-            pen = 0.0
+            # here: at the end of edge e, which the vehicle entered at t_link
             if k == last:
                 self._free(lane)
-                crossed(e, t_link)
+                crossed(e, t_link, env.now)
                 self.tally.finish(vid, r, t_in, stops)
                 return
             m, opts = movs[k], lanes[k + 1]
             t_q = env.now
+            nxt = route[k + 1]
+            drive = length[nxt] / (speed[nxt] * factor)
             self.seen[lane] = t_q
             if not queues[lane] and idle_ev[lane] is not None and t_q >= self.busy[lane]:
                 target = self._pass_now(lane, m, opts)
                 if target >= 0:  # nothing to wait for: no events for the lane's server
-                    crossed(e, t_link)
-                    lane = target
+                    crossed(e, t_link, t_q)
+                    lane, t_link = target, t_q
+                    yield timeout(drive + extra[k + 1])
                     continue
-            ev = env.event()
-            queues[lane].append((ev, m, opts, t_q))
+            ev = _Wake(env)
+            queues[lane].append((ev, m, opts, t_q, t_link, drive, extra[k + 1]))
             idle = idle_ev[lane]
             if idle is not None:
                 idle_ev[lane] = None
                 idle.succeed()
             # joining a queue is a stop (its tail stands until the start wave reaches it);
             # each later halt of the queue is another
-            here, h0 = lane, self.halts[lane]
-            lane = yield ev
-            if env.now - t_q > STOP_WAIT_S:
-                stops += 1 + self.halts[here] - h0
-                self.tally.waited(e, t_q, env.now)
-                crossed(e, t_link)
-                pen = self.p.stop_penalty_s  # one event with the next edge's drive
+            h0 = self.halts[lane]
+            # the server wakes this process at the end of its drive on the next edge
+            # (:meth:`_release`), and says when it left and how often its queue halted
+            lane, t_left, h1 = yield ev
+            if t_left - t_q > STOP_WAIT_S:
+                stops += 1 + h1 - h0
+                t_link = t_left + self.p.stop_penalty_s  # the next edge's speed is from after it
             else:
-                crossed(e, t_link)
+                t_link = t_left
 
     def _source(self) -> Generator:
         times, routes = self.demand.departures(
@@ -530,7 +394,7 @@ class _Meso:
         self.env.process(self._source())
         self.env.run(until=self.h.duration_s)
         for lane, q in enumerate(self.queues):  # still waiting at the end: count it too
-            for *_, t_q in q:
+            for _, _, _, t_q, *_ in q:
                 self.tally.waited(self.lane_edge[lane], t_q, self.h.duration_s)
         wall = time.perf_counter() - t0
         return self.tally.observation(wall, self.teleports)

@@ -54,9 +54,8 @@ class Tally:
         k = int(t // self.interval_s)
         return k if 0 <= k < self.n_int else -1
 
-    def crossed(self, e: int, t_link: float) -> None:
-        """A vehicle leaves edge ``e`` now; it entered at ``t_link``."""
-        now = self.env.now
+    def crossed(self, e: int, t_link: float, now: float) -> None:
+        """A vehicle left edge ``e`` at ``now``; it entered at ``t_link``."""
         k = int(now // self.interval_s)
         if 0 <= k < self.n_int:
             self.count[e][k] += 1

@@ -233,13 +233,7 @@ class SumoNetWorld:
         import defusedxml.ElementTree as DET
 
         begin = self.cfg.begin_s
-        routes: dict[str, list[str]] = {}
-        for _, el in DET.iterparse(str(run / "vehroutes.xml"), forbid_entities=True):
-            if el.tag == "vehicle":
-                r = el.find("route")
-                if r is not None:
-                    routes[str(el.get("id"))] = (r.get("edges") or "").split()
-                el.clear()
+        routes = read_vehroutes(run / "vehroutes.xml")
         rows, probe_rows = [], []
         keep = _probe_filter(seed, self.probe_share)
         idx = self.net.edge_index
@@ -298,6 +292,25 @@ class SumoNetWorld:
                 wait[i, k] = float(e.get("waitingTime", "0"))
             el.clear()
         return detector_table(names, count, speed, wait, self.interval)
+
+
+def read_vehroutes(path: Path) -> dict[str, list[str]]:
+    """Each vehicle's driven route (its edges) from SUMO's ``--vehroute-output``.
+
+    A vehicle whose route was replaced (SUMO routes a ``<trip>`` again when it is inserted,
+    ``reason="device.rerouting"``) lists every route it had in a ``<routeDistribution>``;
+    the last is the one it drove, and SUMO writes it whole, from the edge it departed on.
+    """
+    import defusedxml.ElementTree as DET
+
+    routes: dict[str, list[str]] = {}
+    for _, el in DET.iterparse(str(path), forbid_entities=True):
+        if el.tag == "vehicle":
+            driven = el.findall(".//route")
+            if driven:
+                routes[str(el.get("id"))] = (driven[-1].get("edges") or "").split()
+            el.clear()
+    return routes
 
 
 def _teleports(path: Path) -> int:

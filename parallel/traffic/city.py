@@ -154,11 +154,11 @@ class CityCalibration(Strict):
     (benchmarks/README.md, "Real networks")."""
     budget: int = Field(40, ge=5, le=2000)
     """Candidate parameter sets evaluated (scipy's Nelder-Mead)."""
-    replications: int = Field(4, ge=1, le=20)
-    """Artificial runs per candidate (common random numbers across candidates). With 2, the
-    noise of the objective sent Nelder-Mead to a different basin from seed to seed on
-    ingolstadt7 (plan ranking 0.69-0.78 against 0.82-0.87 with 4; benchmarks/README.md,
-    "Real networks")."""
+    replications: int = Field(2, ge=1, le=20)
+    """Artificial runs per candidate (common random numbers across candidates). ingolstadt7's
+    scenario runs 4: with 2 the objective's noise sent Nelder-Mead to a different basin
+    from seed to seed there (plan ranking 0.69-0.78 against 0.82-0.87 with 4); on
+    cologne3 and ingolstadt1, 4 ranked worse (benchmarks/README.md, "Real networks")."""
     window: int = Field(3, ge=1, le=20)
     """The closed loop calibrates against the latest this-many observations together
     (each made under its own plan); ``parallel fidelity`` uses one, by design."""

@@ -4,7 +4,8 @@ The world runs the ``sumo`` binary on the scenario's network and trip file (the 
 truth) in the ``.sumocfg``'s time window, with the plan's programs in an additional file,
 at SUMO's default 1 s step and with only the outputs an observation needs: ``edgeData``
 (counts, speeds and waiting time per edge and interval), ``tripinfo`` (vehicle records)
-and ``vehroute`` (the routes of the probe sample). With ``meso=True`` the same run uses
+and ``vehroute`` (each vehicle's driven route: the probe sample's routes, and the
+free-flow time a record's delay is measured from). With ``meso=True`` the same run uses
 SUMO's mesoscopic model (``--mesosim --meso-junction-control``): the peer baseline.
 
 Times in the Observation run from 0 at the window's begin.

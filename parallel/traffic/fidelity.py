@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
 from parallel.core.executors import Executor
@@ -44,6 +45,8 @@ WORLDS = ("actual", "artificial", "meso", "meso_estimated")
 KPIS = ("mean_delay_s", "mean_travel_time_s", "p95_travel_time_s", "throughput_veh_h")
 #: world name -> the seed key's last element, so no two worlds share a stream
 _WORLD_KEY = {"actual": 0, "meso": 1, "artificial": 2, "meso_estimated": 3}
+#: edges listed in ``time_loss_by_edge``: those where SUMO loses the most time
+TIME_LOSS_EDGES = 12
 
 
 @dataclass(frozen=True)
@@ -214,6 +217,50 @@ def geh_share(actual: list[Observation], other: list[Observation], interval_s: f
     return float(np.mean(geh(m.to_numpy() * scale, c.to_numpy() * scale) < 5))
 
 
+def edge_time_loss(det: pd.DataFrame, net: RoadNet) -> pd.Series:
+    """Vehicle-seconds lost per edge: per edge-interval, the vehicles that left the edge
+    times the time each took beyond driving it at the speed limit, ``count x length x (1 /
+    mean speed - 1 / limit)``, summed over the intervals (docs/metrics.md).
+
+    The mean speed is the space-mean speed that SUMO's ``edgeData`` and the twin's tally
+    both report (distance over time on the edge), so every world is measured alike. An
+    interval that no vehicle left adds nothing; edges that ``net`` lacks are left out.
+    """
+    known = det[det["link"].isin(net.edge_index)]
+    idx = known["link"].map(net.edge_index).to_numpy(int)
+    length = np.array([e.length_m for e in net.edges], float)[idx]
+    limit = np.array([e.speed_mps for e in net.edges], float)[idx]
+    v = known["mean_speed_kmh"].to_numpy(float) / 3.6
+    n = known["count"].to_numpy(float)
+    ok = (n > 0) & (v > 0)  # a NaN speed compares False
+    lost = np.zeros(len(known))
+    lost[ok] = n[ok] * length[ok] * (1.0 / v[ok] - 1.0 / limit[ok])
+    return pd.Series(lost, index=known["link"].to_numpy()).groupby(level=0).sum()
+
+
+def time_loss_by_edge(
+    runs: dict[tuple[str, int], list[Observation]], worlds: list[str], net: RoadNet, hours: float
+) -> dict[str, Any]:
+    """Where each world loses its time under the incumbent plan: vehicle-hours lost per
+    simulated hour in the whole network, and on the :data:`TIME_LOSS_EDGES` edges where
+    SUMO loses the most. A twin can match the mean delay with its queues in the wrong
+    places; this says where they are."""
+    per = {
+        w: pd.concat([edge_time_loss(o.detectors, net) for o in runs[(w, 0)]], axis=1)
+        .fillna(0.0)
+        .mean(axis=1)
+        / 3600.0
+        / hours
+        for w in worlds
+    }
+    top = per["actual"].sort_values(ascending=False).index[:TIME_LOSS_EDGES]
+    return {
+        "unit": "vehicle-hours lost per simulated hour, incumbent plan, mean over replications",
+        "total": {w: float(s.sum()) for w, s in per.items()},
+        "edges": [{"edge": str(e), **{w: float(per[w].get(e, 0.0)) for w in worlds}} for e in top],
+    }
+
+
 def summarise(
     sc: CityScenario,
     plans: list[TimingPlan],
@@ -258,6 +305,7 @@ def summarise(
         out["max_abs_rel_error"][w] = dict(zip(KPIS, map(float, rel.max(axis=0))))
         out["c2st_auc"][w] = _c2st(runs[("actual", 0)][0], runs[(w, 0)][0], sc.seed)
         out["geh_share"][w] = geh_share(runs[("actual", 0)], runs[(w, 0)], horizon.interval_s)
+    out["time_loss_by_edge"] = time_loss_by_edge(runs, worlds, twin.net, hours)
     out["wall_s_per_sim_hour"] = {
         {"actual": "sumo"}.get(w, w): float(np.mean(walls[w]) / hours) for w in worlds
     }

@@ -118,10 +118,16 @@ def test_fidelity_end_to_end(tmp_path: Path) -> None:
     est, twin = (row[w]["throughput_veh_h"]["mean"] for w in ("meso_estimated", "artificial"))
     assert abs(est - twin) < 0.15 * twin
     assert 0.0 <= r["geh_share"]["artificial"] <= 1.0
+    # where the time is lost, in every world, on the edges where SUMO loses most
+    loss = r["time_loss_by_edge"]
+    assert set(loss["total"]) == {"actual"} | peers and loss["total"]["actual"] > 0
+    assert loss["edges"] and set(loss["edges"][0]) == {"edge", "actual"} | peers
+    assert loss["edges"][0]["actual"] >= loss["edges"][-1]["actual"]
     # calibrated on the design's first two plans, each observed in SUMO once
     assert r["settings"]["calibrated_on_plans"] == [r["plans"][0]["label"], r["plans"][1]["label"]]
     assert (out / "calibration").is_dir() and (out / "calibration2").is_dir()
-    assert "Predicted against measured" in (out / "report.html").read_text()
+    html = (out / "report.html").read_text()
+    assert "Predicted against measured" in html and "Where the time is lost" in html
     # a folder with files in it is never written into
     again = run_cli("fidelity", str(p), "--out", str(out))
     assert again.returncode == 2 and "not an empty folder" in again.stderr

@@ -243,8 +243,10 @@ def time_loss_by_edge(
 ) -> dict[str, Any]:
     """Where each world loses its time under the incumbent plan: vehicle-hours lost per
     simulated hour in the whole network, and on the :data:`TIME_LOSS_EDGES` edges where
-    SUMO loses the most. A twin can match the mean delay with its queues in the wrong
-    places; this says where they are."""
+    SUMO loses the most; and per world the share of SUMO's loss on those edges that it
+    puts there too (``located_share``: the sum over them of the smaller of the two losses,
+    over SUMO's). A twin can match the mean delay with its queues in the wrong places;
+    this says where they are."""
     per = {
         w: pd.concat([edge_time_loss(o.detectors, net) for o in runs[(w, 0)]], axis=1)
         .fillna(0.0)
@@ -254,10 +256,22 @@ def time_loss_by_edge(
         for w in worlds
     }
     top = per["actual"].sort_values(ascending=False).index[:TIME_LOSS_EDGES]
+    on_top = {w: np.array([float(per[w].get(e, 0.0)) for e in top]) for w in worlds}
+    sumo = float(on_top["actual"].sum())
+    # how much of SUMO's loss on those edges a world puts there too (1 = all of it; a
+    # world's surplus on an edge earns nothing)
+    located = {
+        w: float(np.minimum(np.maximum(v, 0.0), on_top["actual"]).sum() / sumo) if sumo > 0 else 1.0
+        for w, v in on_top.items()
+        if w != "actual"
+    }
     return {
         "unit": "vehicle-hours lost per simulated hour, incumbent plan, mean over replications",
         "total": {w: float(s.sum()) for w, s in per.items()},
-        "edges": [{"edge": str(e), **{w: float(per[w].get(e, 0.0)) for w in worlds}} for e in top],
+        "located_share": located,
+        "edges": [
+            {"edge": str(e), **{w: float(on_top[w][i]) for w in worlds}} for i, e in enumerate(top)
+        ],
     }
 
 

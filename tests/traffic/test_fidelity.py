@@ -65,3 +65,13 @@ def test_time_loss_by_edge_lists_sumos_worst_edges_for_every_world() -> None:
     assert r["edges"][0]["actual"] == pytest.approx(5 * 10.0 * (len(edges) - 1) / 1800)
     # the twin's one slow edge is not among SUMO's worst, so it shows as nothing there
     assert all(abs(row["artificial"]) < 1e-9 for row in r["edges"])
+    assert r["located_share"]["artificial"] == pytest.approx(0.0, abs=1e-9)
+    assert set(r["located_share"]) == {"artificial"}
+    # a world that loses SUMO's time on the same edges, and more on one, locates all of it
+    runs[("artificial", 0)] = [obs({**sumo, edges[-1].id: 1000.0})]
+    again = time_loss_by_edge(runs, ["actual", "artificial"], NET, hours=0.5)
+    assert again["located_share"]["artificial"] == pytest.approx(1.0)
+    # half of SUMO's loss on every edge: half of it located
+    runs[("artificial", 0)] = [obs({k: v / 2 for k, v in sumo.items()})]
+    half = time_loss_by_edge(runs, ["actual", "artificial"], NET, hours=0.5)
+    assert half["located_share"]["artificial"] == pytest.approx(0.5)

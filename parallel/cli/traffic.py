@@ -344,9 +344,11 @@ def cmd_fidelity(args: argparse.Namespace, console: Console) -> int:
         "MARE travel time",
         "C2ST AUC",
         "GEH<5",
+        "time loss located",
         "s per sim h",
     ):
         t.add_column(col)
+    located = result["time_loss_by_edge"]["located_share"]
     for w in result["kendall_tau"]:
         t.add_row(
             w,
@@ -355,9 +357,10 @@ def cmd_fidelity(args: argparse.Namespace, console: Console) -> int:
             f"{100 * result['mean_abs_rel_error'][w]['mean_travel_time_s']:.1f}%",
             f"{result['c2st_auc'][w]['auc']:.3f}",
             f"{result['geh_share'][w]:.3f}",
+            f"{located[w]:.2f}",
             f"{result['wall_s_per_sim_hour'][w]:.3f}",
         )
-    t.add_row("sumo", "", "", "", "", "", f"{result['wall_s_per_sim_hour']['sumo']:.3f}")
+    t.add_row("sumo", "", "", "", "", "", "", f"{result['wall_s_per_sim_hour']['sumo']:.3f}")
     console.print(t)
     console.print(f"report: {out / 'report.html'}")
     return 0

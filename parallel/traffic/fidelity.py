@@ -47,6 +47,8 @@ KPIS = ("mean_delay_s", "mean_travel_time_s", "p95_travel_time_s", "throughput_v
 _WORLD_KEY = {"actual": 0, "meso": 1, "artificial": 2, "meso_estimated": 3}
 #: edges listed in ``time_loss_by_edge``: those where SUMO loses the most time
 TIME_LOSS_EDGES = 12
+#: and per world, those where it loses the most beyond SUMO
+SURPLUS_EDGES = 5
 
 
 @dataclass(frozen=True)
@@ -245,8 +247,9 @@ def time_loss_by_edge(
     simulated hour in the whole network, and on the :data:`TIME_LOSS_EDGES` edges where
     SUMO loses the most; and per world the share of SUMO's loss on those edges that it
     puts there too (``located_share``: the sum over them of the smaller of the two losses,
-    over SUMO's). A twin can match the mean delay with its queues in the wrong places;
-    this says where they are."""
+    over SUMO's); and per world the :data:`SURPLUS_EDGES` edges where it loses the most
+    beyond SUMO (``surplus``). A twin can match the mean delay with its queues in the
+    wrong places; this says where they are."""
     per = {
         w: pd.concat([edge_time_loss(o.detectors, net) for o in runs[(w, 0)]], axis=1)
         .fillna(0.0)
@@ -272,7 +275,21 @@ def time_loss_by_edge(
         "edges": [
             {"edge": str(e), **{w: float(on_top[w][i]) for w in worlds}} for i, e in enumerate(top)
         ],
+        "surplus": {w: _surplus(per[w], per["actual"]) for w in worlds if w != "actual"},
     }
+
+
+def _surplus(world: pd.Series, sumo: pd.Series, n: int = SURPLUS_EDGES) -> list[dict[str, Any]]:
+    """The ``n`` edges where a world loses the most time beyond SUMO's loss there: the
+    queues it predicts that SUMO does not have (only those with a surplus)."""
+    both = pd.concat({"world": world, "actual": sumo}, axis=1).fillna(0.0)
+    w, a = both["world"].to_numpy(float), both["actual"].to_numpy(float)
+    order = np.argsort(a - w, kind="stable")[:n]  # the largest surplus first
+    return [
+        {"edge": str(both.index[i]), "world": float(w[i]), "actual": float(a[i])}
+        for i in order
+        if w[i] > a[i]
+    ]
 
 
 def summarise(

@@ -123,7 +123,9 @@ def test_fidelity_end_to_end(tmp_path: Path) -> None:
     assert set(loss["total"]) == {"actual"} | peers and loss["total"]["actual"] > 0
     assert loss["edges"] and set(loss["edges"][0]) == {"edge", "actual"} | peers
     assert loss["edges"][0]["actual"] >= loss["edges"][-1]["actual"]
-    assert set(loss["located_share"]) == peers
+    assert set(loss["located_share"]) == peers and set(loss["surplus"]) == peers
+    for w, rows in loss["surplus"].items():
+        assert all(row["world"] > row["actual"] for row in rows), w
     assert all(0.0 <= v <= 1.0 for v in loss["located_share"].values())
     assert "located" in res.stdout  # the console table's time-loss column
     # calibrated on the design's first two plans, each observed in SUMO once

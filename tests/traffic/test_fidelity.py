@@ -67,6 +67,14 @@ def test_time_loss_by_edge_lists_sumos_worst_edges_for_every_world() -> None:
     assert all(abs(row["artificial"]) < 1e-9 for row in r["edges"])
     assert r["located_share"]["artificial"] == pytest.approx(0.0, abs=1e-9)
     assert set(r["located_share"]) == {"artificial"}
+    # ... but it is the twin's surplus: 30 s a vehicle on average where SUMO loses none
+    assert r["surplus"]["artificial"] == [
+        {
+            "edge": edges[0].id,
+            "world": pytest.approx(5 * 30.0 / 1800),
+            "actual": pytest.approx(0.0, abs=1e-9),
+        }
+    ]
     # a world that loses SUMO's time on the same edges, and more on one, locates all of it
     runs[("artificial", 0)] = [obs({**sumo, edges[-1].id: 1000.0})]
     again = time_loss_by_edge(runs, ["actual", "artificial"], NET, hours=0.5)
@@ -75,3 +83,4 @@ def test_time_loss_by_edge_lists_sumos_worst_edges_for_every_world() -> None:
     runs[("artificial", 0)] = [obs({k: v / 2 for k, v in sumo.items()})]
     half = time_loss_by_edge(runs, ["actual", "artificial"], NET, hours=0.5)
     assert half["located_share"]["artificial"] == pytest.approx(0.5)
+    assert half["surplus"]["artificial"] == []  # never more than SUMO: no surplus

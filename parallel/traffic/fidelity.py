@@ -47,8 +47,10 @@ KPIS = ("mean_delay_s", "mean_travel_time_s", "p95_travel_time_s", "throughput_v
 _WORLD_KEY = {"actual": 0, "meso": 1, "artificial": 2, "meso_estimated": 3}
 #: edges listed in ``time_loss_by_edge``: those where SUMO loses the most time
 TIME_LOSS_EDGES = 12
-#: and per world, those where it loses the most beyond SUMO
+#: and per world, those where it loses the most beyond SUMO, by more than this (veh-h
+#: per simulated hour: a surplus of a few vehicle-seconds is noise)
 SURPLUS_EDGES = 5
+SURPLUS_MIN = 0.01
 
 
 @dataclass(frozen=True)
@@ -281,14 +283,14 @@ def time_loss_by_edge(
 
 def _surplus(world: pd.Series, sumo: pd.Series, n: int = SURPLUS_EDGES) -> list[dict[str, Any]]:
     """The ``n`` edges where a world loses the most time beyond SUMO's loss there: the
-    queues it predicts that SUMO does not have (only those with a surplus)."""
+    queues it predicts that SUMO does not have (only surpluses above :data:`SURPLUS_MIN`)."""
     both = pd.concat({"world": world, "actual": sumo}, axis=1).fillna(0.0)
     w, a = both["world"].to_numpy(float), both["actual"].to_numpy(float)
     order = np.argsort(a - w, kind="stable")[:n]  # the largest surplus first
     return [
         {"edge": str(both.index[i]), "world": float(w[i]), "actual": float(a[i])}
         for i in order
-        if w[i] > a[i]
+        if w[i] - a[i] > SURPLUS_MIN
     ]
 
 

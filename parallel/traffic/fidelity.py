@@ -245,13 +245,17 @@ def edge_time_loss(det: pd.DataFrame, net: RoadNet) -> pd.Series:
 def time_loss_by_edge(
     runs: dict[tuple[str, int], list[Observation]], worlds: list[str], net: RoadNet, hours: float
 ) -> dict[str, Any]:
-    """Where each world loses its time under the incumbent plan: vehicle-hours lost per
-    simulated hour in the whole network, and on the :data:`TIME_LOSS_EDGES` edges where
-    SUMO loses the most; and per world the share of SUMO's loss on those edges that it
-    puts there too (``located_share``: the sum over them of the smaller of the two losses,
-    over SUMO's); and per world the :data:`SURPLUS_EDGES` edges where it loses the most
-    beyond SUMO (``surplus``). A twin can match the mean delay with its queues in the
-    wrong places; this says where they are."""
+    """Where each world loses its time under the incumbent plan.
+
+    * ``total``: vehicle-hours lost per simulated hour in the whole network;
+    * ``edges``: the same on the :data:`TIME_LOSS_EDGES` edges where SUMO loses the most;
+    * ``located_share``: per world, the share of SUMO's loss on those edges that it puts
+      there too (the sum over them of the smaller of the two losses, over SUMO's);
+    * ``surplus``: per world, the :data:`SURPLUS_EDGES` edges where it loses the most
+      beyond SUMO.
+
+    A twin can match the mean delay with its queues in the wrong places; this says where
+    they are."""
     per = {
         w: pd.concat([edge_time_loss(o.detectors, net) for o in runs[(w, 0)]], axis=1)
         .fillna(0.0)

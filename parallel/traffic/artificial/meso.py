@@ -148,7 +148,11 @@ class _Meso(Lights):
         that waited for its queue to clear would deadlock the two).
         """
         now, gap, last = self.env.now, self.gap[m], self.last_pass
-        return all(now - last[o] >= gap for o in self.net.movements[m].yields_to)
+        # a loop, not all() over a generator: this runs for every yielding vehicle
+        for o in self.net.movements[m].yields_to:  # noqa: SIM110
+            if now - last[o] < gap:
+                return False
+        return True
 
     def _gap_wait(self, m: int) -> float:
         """How long a yielding vehicle waits before it looks again: until the gap behind

@@ -362,5 +362,24 @@ def cmd_fidelity(args: argparse.Namespace, console: Console) -> int:
         )
     t.add_row("sumo", "", "", "", "", "", "", f"{result['wall_s_per_sim_hour']['sumo']:.3f}")
     console.print(t)
+    console.print(_verdict_line(result["verdict"]))
     console.print(f"report: {out / 'report.html'}")
     return 0
+
+
+def _verdict_line(v: dict[str, Any]) -> str:
+    """One line: the targets the twin meets, and how it does against the peer."""
+    missed = [k for k, f in v["figures"].items() if not f["meets"]]
+    head = (
+        "the twin meets every target"
+        if not missed
+        else f"the twin misses {len(missed)} of {len(v['figures'])} targets ({', '.join(missed)})"
+    )
+    if v["peer"] is None:
+        return f"Verdict: {head}."
+    by = {
+        k: [n for n, f in v["figures"].items() if f["against_peer"] == k]
+        for k in ("better", "tie", "worse")
+    }
+    parts = ", ".join(f"{k} on {', '.join(n)}" for k, n in by.items() if n)
+    return f"Verdict: {head}; against {v['peer']}: {parts}."

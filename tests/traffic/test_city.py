@@ -128,11 +128,23 @@ def test_fidelity_end_to_end(tmp_path: Path) -> None:
         assert all(row["world"] > row["actual"] for row in rows), w
     assert all(0.0 <= v <= 1.0 for v in loss["located_share"].values())
     assert "located" in res.stdout  # the console table's time-loss column
+    # the verdict restates the figures against the targets and against MESO
+    v = r["verdict"]
+    assert v["peer"] == "meso" and set(v["figures"]) == {
+        "kendall_tau", "mare_travel_time", "mare_delay", "geh_share"
+    }  # fmt: skip
+    tau = v["figures"]["kendall_tau"]
+    assert tau["value"] == r["kendall_tau"]["artificial"]["tau"]
+    assert tau["peer"] == r["kendall_tau"]["meso"]["tau"]
+    assert tau["meets"] == (tau["value"] >= 0.7)
+    assert v["trusted"] == all(f["meets"] for f in v["figures"].values())
+    assert "Verdict: the twin" in res.stdout
     # calibrated on the design's first two plans, each observed in SUMO once
     assert r["settings"]["calibrated_on_plans"] == [r["plans"][0]["label"], r["plans"][1]["label"]]
     assert (out / "calibration").is_dir() and (out / "calibration2").is_dir()
     html = (out / "report.html").read_text()
     assert "Predicted against measured" in html and "Where the time is lost" in html
+    assert "<h2>Verdict</h2>" in html
     # a folder with files in it is never written into
     again = run_cli("fidelity", str(p), "--out", str(out))
     assert again.returncode == 2 and "not an empty folder" in again.stderr

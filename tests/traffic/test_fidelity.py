@@ -5,7 +5,13 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from parallel.traffic.fidelity import TIME_LOSS_EDGES, edge_time_loss, time_loss_by_edge
+from parallel.traffic.fidelity import (
+    TARGETS,
+    TIME_LOSS_EDGES,
+    edge_time_loss,
+    time_loss_by_edge,
+    verdict,
+)
 from parallel.traffic.network import read_net
 from parallel.traffic.observation import DETECTOR_SCHEMA, Observation
 from tests.conftest import ROOT
@@ -84,3 +90,57 @@ def test_time_loss_by_edge_lists_sumos_worst_edges_for_every_world() -> None:
     half = time_loss_by_edge(runs, ["actual", "artificial"], NET, hours=0.5)
     assert half["located_share"]["artificial"] == pytest.approx(0.5)
     assert half["surplus"]["artificial"] == []  # never more than SUMO: no surplus
+
+
+def _figures(
+    tau: dict[str, float], tt: dict[str, float], dl: dict[str, float], g: dict[str, float]
+) -> dict:
+    return {
+        "kendall_tau": {w: {"tau": v, "p_value": 0.01} for w, v in tau.items()},
+        "mean_abs_rel_error": {
+            w: {"mean_travel_time_s": tt[w], "mean_delay_s": dl[w]} for w in tau
+        },
+        "geh_share": g,
+    }
+
+
+def test_verdict_against_targets_and_the_peer() -> None:
+    out = _figures(
+        tau={"artificial": 0.822, "meso": 0.822},
+        tt={"artificial": 0.062, "meso": 0.361},
+        dl={"artificial": 0.16, "meso": 0.476},
+        g={"artificial": 0.884, "meso": 0.942},
+    )
+    v = verdict(out)
+    f = v["figures"]
+    assert set(f) == set(TARGETS)
+    assert f["kendall_tau"]["meets"] and f["kendall_tau"]["against_peer"] == "tie"
+    assert f["mare_travel_time"]["meets"] and f["mare_travel_time"]["against_peer"] == "better"
+    # lower is better for an error: 16% misses the 15% target but beats MESO's 47.6%
+    assert not f["mare_delay"]["meets"] and f["mare_delay"]["against_peer"] == "better"
+    assert f["geh_share"]["meets"] and f["geh_share"]["against_peer"] == "worse"
+    assert not v["trusted"] and not v["beats_peer"]
+    assert f["geh_share"]["peer"] == 0.942 and f["geh_share"]["target"] == 0.85
+
+
+def test_verdict_on_the_target_meets_it_and_without_a_peer_says_so() -> None:
+    out = _figures(
+        tau={"artificial": 0.7}, tt={"artificial": 0.10}, dl={"artificial": 0.15},
+        g={"artificial": 0.85},
+    )  # fmt: skip
+    v = verdict(out)
+    assert v["trusted"] and v["peer"] is None
+    assert all(f["against_peer"] is None for f in v["figures"].values())
+    assert not v["beats_peer"]  # nothing to beat is not a win
+
+
+def test_verdict_beats_the_peer_only_when_better_everywhere() -> None:
+    out = _figures(
+        tau={"artificial": 0.911, "meso": 0.867},
+        tt={"artificial": 0.02, "meso": 0.17},
+        dl={"artificial": 0.04, "meso": 0.35},
+        g={"artificial": 1.0, "meso": 0.997},
+    )
+    assert verdict(out)["beats_peer"] and verdict(out)["trusted"]
+    with pytest.raises(KeyError, match="mesoscopic"):
+        verdict(out, world="mesoscopic")

@@ -14,9 +14,12 @@ polled through libsumo (queues), turned into the shared Observation schema.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
+import platform
+import shutil
 import subprocess
 import sys
 from dataclasses import replace
@@ -108,6 +111,36 @@ def build_grid(cfg: NetworkConfig, out: Path) -> Path:
     if res.returncode != 0 or not out.is_file():
         raise RunError(f"netgenerate failed ({res.returncode}): {res.stderr.strip()[-500:]}")
     return out
+
+
+def fixed_layout(cmd: list[str]) -> list[str]:
+    """``cmd`` with Linux's address-space layout randomisation off for it (``setarch
+    -R``), where the system allows that.
+
+    SUMO 1.28's output can depend on where the system places its memory: the same
+    command with the same seed, run 10 times from Python on cologne1 (the design's
+    incumbent, seed 2), gave one tripinfo 7 times and another 3 times (a few vehicles a
+    few seconds apart), and 10 of 10 alike with the layout fixed. So every SUMO run goes
+    through here: the same inputs and seed then give the same output on a machine. Where
+    ``setarch`` is missing or refused (a container's seccomp policy may forbid it), the
+    command runs as it is."""
+    return [*_setarch(), *cmd]
+
+
+@functools.lru_cache(maxsize=1)
+def _setarch() -> tuple[str, ...]:
+    """The ``setarch`` prefix, if it works here (tried once per process)."""
+    exe = shutil.which("setarch") if sys.platform == "linux" else None
+    if exe is None:
+        return ()
+    prefix = (exe, platform.machine(), "-R")
+    try:
+        probe = subprocess.run(
+            [*prefix, sys.executable, "-c", ""], capture_output=True, check=False, timeout=30
+        )
+    except (OSError, subprocess.SubprocessError):
+        return ()
+    return prefix if probe.returncode == 0 else ()
 
 
 def worker_env() -> dict[str, str]:
@@ -262,7 +295,9 @@ class SumoWorld:
         }
         (run / "job.json").write_text(json.dumps(job, indent=1))
         res = subprocess.run(
-            [sys.executable, "-m", "parallel.traffic.actual.sumo_worker", str(run / "job.json")],
+            fixed_layout(
+                [sys.executable, "-m", "parallel.traffic.actual.sumo_worker", str(run / "job.json")]
+            ),
             capture_output=True,
             text=True,
             cwd=run,

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from parallel.core.errors import RunError, UserInputError
-from parallel.traffic.actual.sumo import binary, worker_env
+from parallel.traffic.actual.sumo import binary, fixed_layout, worker_env
 from parallel.traffic.control import check_control
 from parallel.traffic.network import RoadNet, check_safe_xml, read_net
 from parallel.traffic.observation import (
@@ -213,8 +213,9 @@ class SumoNetWorld:
             cmd = [sys.executable, "-m", "parallel.traffic.actual.sumo_control", "control.json"]
         t0 = time.perf_counter()
         res = subprocess.run(
-            cmd, cwd=run, capture_output=True, text=True, check=False, env=worker_env()
-        )
+            fixed_layout(cmd), cwd=run, capture_output=True, text=True, check=False,
+            env=worker_env(),
+        )  # fmt: skip
         wall = time.perf_counter() - t0
         if res.returncode != 0 or not (run / "tripinfo.xml").is_file():
             raise RunError(

@@ -306,6 +306,11 @@ def _tool_commands(sub: Any) -> None:
     fid.add_argument(
         "--out", type=Path, help="output folder, new or empty (default: reports/NAME/fidelity-TIME)"
     )
+    fid.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run in --out: runs that finished are not run again",
+    )
     fid.add_argument("--executor", choices=EXECUTORS.names(), help="where runs go")
     fid.add_argument("--workers", type=_count(1), help="worker processes (default: all cores)")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -293,13 +294,9 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_fidelity(args: argparse.Namespace, console: Console) -> int:
-    import json
-
-    from parallel.core.executors import make_executor
-    from parallel.core.runfolder import atomic_write
-    from parallel.report.fidelity import render_fidelity
+    from parallel.core.outdir import claim
     from parallel.traffic.city import load_city
-    from parallel.traffic.fidelity import run_fidelity
+    from parallel.traffic.fidelity import STATE
 
     overrides = {
         k: v
@@ -319,7 +316,30 @@ def cmd_fidelity(args: argparse.Namespace, console: Console) -> int:
             13 if opt == "plans" else 50
         ):
             raise UserInputError(f"--{opt} {v}: out of range (plans 2-13, reps 1-50)")
-    out = _fresh_out(args.out, sc.name)
+    if args.resume:
+        if args.out is None or not (args.out / STATE).is_file():
+            raise UserInputError(
+                f"--resume {args.out or ''}: give the --out folder of the interrupted "
+                f"fidelity run (it holds {STATE})".replace("--resume :", "--resume:")
+            )
+        out = args.out
+    else:
+        out = _fresh_out(args.out, sc.name)
+    # the folder's mark and lock: a second fidelity into it (a --resume while the first
+    # still runs) exits 2 instead of mixing its runs with the first one's
+    with claim(out, "fidelity", (STATE,)):
+        return _fidelity_in(out, sc, args, console)
+
+
+def _fidelity_in(out: Path, sc: Any, args: argparse.Namespace, console: Console) -> int:
+    """``parallel fidelity`` in its claimed folder: run, write, print."""
+    import json
+
+    from parallel.core.executors import make_executor
+    from parallel.core.runfolder import atomic_write
+    from parallel.report.fidelity import render_fidelity
+    from parallel.traffic.fidelity import run_fidelity
+
     tasks: dict[str, TaskID] = {}
     progress = _progress(console, "fidelity")
 
@@ -331,7 +351,9 @@ def cmd_fidelity(args: argparse.Namespace, console: Console) -> int:
     executor = make_executor(sc.executor.kind, sc.executor.workers, sc.executor.address)
     try:
         with progress:
-            result, counts = run_fidelity(sc, out, executor, args.plans, args.reps, on_progress)
+            result, counts = run_fidelity(
+                sc, out, executor, args.plans, args.reps, on_progress, resume=args.resume
+            )
     finally:
         executor.close()
     atomic_write(out / "fidelity.json", json.dumps(result, indent=1) + "\n")

@@ -15,6 +15,7 @@ Spearman's rho on mean delay, per-plan relative error, C2ST AUC and the GEH shar
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -26,17 +27,19 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from parallel.core.errors import UserInputError
 from parallel.core.executors import Executor
+from parallel.core.runfolder import atomic_write, dumps
 from parallel.core.seeds import Stage, rng, stream
 from parallel.metrics.c2st import C2STConfig, c2st
 from parallel.traffic.actual.sumo_net import SumoConfig, SumoNetWorld, read_sumocfg
 from parallel.traffic.artificial.params import Horizon
 from parallel.traffic.city import CityScenario
 from parallel.traffic.citytwin import CityTwin, learn
-from parallel.traffic.demand import routes_xml
+from parallel.traffic.demand import PROBE_SCHEMA, routes_xml
 from parallel.traffic.judge import geh
 from parallel.traffic.network import RoadNet, read_net
-from parallel.traffic.observation import KPI_DOC, Observation
+from parallel.traffic.observation import DETECTOR_SCHEMA, KPI_DOC, VEHICLE_SCHEMA, Observation
 from parallel.traffic.timing import TimingPlan, design
 
 log = logging.getLogger(__name__)
@@ -51,6 +54,9 @@ TIME_LOSS_EDGES = 12
 #: per simulated hour: a surplus of a few vehicle-seconds is noise)
 SURPLUS_EDGES = 5
 SURPLUS_MIN = 0.01
+#: a finished run's record in its folder, and the settings of the whole call in ``out``
+RESULT = "result.json"
+STATE = "fidelity.state.json"
 #: what a twin must reach before it is trusted to choose between plans (``verdict``): per
 #: figure, its direction and target. The ranking and the per-plan errors are this
 #: project's targets (docs/metrics.md); 85% of counts within GEH 5 is FHWA's guideline.
@@ -81,15 +87,91 @@ class _Task:
 
 def _run(task: _Task) -> tuple[str, int, int, Observation, float]:
     """Returns the observation and the wall time of the simulation as a user runs it: the
-    ``sumo`` process for SUMO and MESO, the whole :func:`simulate_net` call for the twin."""
+    ``sumo`` process for SUMO and MESO, the whole :func:`simulate_net` call for the twin.
+    The result is kept in the run's folder (:func:`_keep`) for ``--resume``."""
     seed = stream(task.root, Stage.FIDELITY, task.plan_index, task.rep, _WORLD_KEY[task.world])
     if task.twin is not None:
         t0 = time.perf_counter()
         obs = task.twin.run(task.plan, seed)
-        return task.world, task.plan_index, task.rep, obs, time.perf_counter() - t0
-    assert task.sumo is not None
-    obs = task.sumo.observe(task.plan, seed, Path(task.run_dir))
-    return task.world, task.plan_index, task.rep, obs, float(obs.meta["sim_wall_s"])
+        wall = time.perf_counter() - t0
+    else:
+        assert task.sumo is not None
+        obs = task.sumo.observe(task.plan, seed, Path(task.run_dir))
+        wall = float(obs.meta["sim_wall_s"])
+    _keep(Path(task.run_dir), obs, wall)
+    return task.world, task.plan_index, task.rep, obs, wall
+
+
+def _keep(run_dir: Path, obs: Observation, wall: float) -> None:
+    """Save a finished run: its tables as Parquet, then :data:`RESULT` (atomically, and
+    last, so that its presence means the tables beside it are whole)."""
+    obs.save(run_dir, "result")
+    atomic_write(run_dir / RESULT, dumps({"kpis": obs.kpis, "meta": obs.meta, "wall_s": wall}))
+
+
+def _kept(task: _Task) -> tuple[str, int, int, Observation, float] | None:
+    """A run that a previous, interrupted call finished (None if it did not)."""
+    folder = Path(task.run_dir)
+    if not (folder / RESULT).is_file():
+        return None
+    rec = json.loads((folder / RESULT).read_text())
+
+    def table(name: str, schema: dict[str, str]) -> pd.DataFrame:
+        return pd.read_parquet(folder / f"result.{name}.parquet").astype(schema)
+
+    probes = table("probes", PROBE_SCHEMA) if (folder / "result.probes.parquet").is_file() else None
+    kpis = {k: float("nan") if v is None else float(v) for k, v in rec["kpis"].items()}
+    obs = Observation(
+        table("vehicles", VEHICLE_SCHEMA), table("detectors", DETECTOR_SCHEMA), kpis,
+        rec["meta"], probes,
+    )  # fmt: skip
+    return task.world, task.plan_index, task.rep, obs, float(rec["wall_s"])
+
+
+def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested settings as dotted keys, so that a mismatch names the very field."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _state(sc: CityScenario, reps: int, plans: list[TimingPlan]) -> dict[str, Any]:
+    """What a resumed call must share with the call it continues (any executor will do:
+    the same seeds give the same figures on every one)."""
+    return {
+        "scenario": sc.model_dump(mode="json", exclude={"executor"}),
+        "reps": reps,
+        "plans": [p.label for p in plans],
+    }
+
+
+def _check_resume(out: Path, state: dict[str, Any], resume: bool) -> None:
+    """Write the run's settings, or (``resume``) check them against the interrupted run's.
+
+    Raises:
+        UserInputError: ``resume`` into a folder that holds no fidelity run, or one made
+            with other settings (each differing key named).
+    """
+    path = out / STATE
+    if not resume:
+        atomic_write(path, dumps(state))
+        return
+    if not path.is_file():
+        raise UserInputError(
+            f"--resume {out}: no interrupted fidelity run there ({STATE} is missing); "
+            "give the --out folder of the run to continue, or drop --resume"
+        )
+    old, new = _flat(json.loads(path.read_text())), _flat(json.loads(dumps(state)))
+    diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+    if diff:
+        raise UserInputError(
+            f"--resume {out}: that run was made with other settings ({', '.join(diff)} "
+            "differ); run again with the same scenario and options, or into a new --out"
+        )
 
 
 def run_fidelity(
@@ -102,8 +184,14 @@ def run_fidelity(
     net: RoadNet | None = None,
     design_plans: list[TimingPlan] | None = None,
     more_plans: Callable[[CityTwin], list[TimingPlan]] | None = None,
+    resume: bool = False,
 ) -> tuple[dict[str, Any], dict[str, list[float]]]:
     """Calibrate, run the design in every world, and compare.
+
+    Every finished run is kept in its folder under ``out``. With ``resume``, a call
+    into the ``out`` of an interrupted one, with the same settings, calibrates again
+    (the same seeds give the same twin) and runs only the runs that did not finish; the
+    figures are those an uninterrupted call gives, all but the wall times.
 
     Args:
         net: the network with the programs plans are written on (default: the .sumocfg's
@@ -128,6 +216,7 @@ def run_fidelity(
         sc.sumo.time_to_teleport_s, net=net,
     )  # fmt: skip
     design_plans = design_plans or design(net, n_plans)
+    _check_resume(out, _state(sc, n_reps, design_plans), resume)
     k_obs = min(sc.fidelity.calibrate_on, len(design_plans))
     calib: list[tuple[TimingPlan, Observation]] = []
     for i in range(k_obs):  # the incumbent first, as the loop's first round sees it
@@ -158,9 +247,23 @@ def run_fidelity(
         for w in worlds
         for r in range(max(n_reps, sc.artificial.replications) if w == "artificial" else n_reps)
     ]  # fmt: skip
-    results = executor.map(_run, tasks, lambda k: say("design runs", k, len(tasks)))
+    results, kept = _design_runs(tasks, executor, resume, say)
     summary = summarise(sc, design_plans, results, worlds, twin, observed, horizon, learn_s)
+    summary["settings"]["runs_kept_from_before"] = kept
     return summary, incumbent_flows(results, worlds, horizon.interval_s)
+
+
+def _design_runs(
+    tasks: list[_Task], executor: Executor, resume: bool, say: Progress
+) -> tuple[list[tuple[str, int, int, Observation, float]], int]:
+    """Every task's result, in task order (so that replications sum in the same order
+    whether a run was kept or made now): the kept ones read back, the rest run; and how
+    many were kept."""
+    kept = {i: r for i, t in enumerate(tasks) if resume and (r := _kept(t)) is not None}
+    todo = [t for i, t in enumerate(tasks) if i not in kept]
+    say("design runs", len(kept), len(tasks))
+    fresh = iter(executor.map(_run, todo, lambda k: say("design runs", len(kept) + k, len(tasks))))
+    return [kept[i] if i in kept else next(fresh) for i in range(len(tasks))], len(kept)
 
 
 def _peers(

@@ -55,9 +55,7 @@ def test_c2st_is_seeded(rng: np.random.Generator) -> None:
 
 
 def test_c2st_with_too_few_rows_is_nan(rng: np.random.Generator) -> None:
-    auc, p = c2st(
-        _records(rng, 6, 0), _records(rng, 6, 0), C2STConfig(), rng, NUMERIC, CATEGORICAL
-    )
+    auc, p = c2st(_records(rng, 6, 0), _records(rng, 6, 0), C2STConfig(), rng, NUMERIC, CATEGORICAL)
     assert np.isnan(auc) and np.isnan(p)
 
 

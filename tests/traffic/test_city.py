@@ -192,3 +192,37 @@ def test_closed_loop_on_a_real_network(tmp_path: Path) -> None:
     assert [r["calibration"]["observations"] for r in hist["rounds"]] == [1, 2]
     assert (folder / "data" / "round1.actual.probes.parquet").is_file()
     assert "mean_delay_s" in (folder / "report.html").read_text()
+
+
+@pytest.mark.slow
+def test_fidelity_resumes_an_interrupted_run(tmp_path: Path) -> None:
+    p = _city(tmp_path)
+    out = tmp_path / "fid"
+    first = run_cli("fidelity", str(p), "--out", str(out), "--plans", "3", "--reps", "1")
+    assert first.returncode == 0, first.stderr
+    before = json.loads((out / "fidelity.json").read_text())
+    assert before["settings"]["runs_kept_from_before"] == 0
+    assert json.loads((out / ".parallel-out.json").read_text())["command"] == "fidelity"
+    # an interruption: half the runs never finished, and nothing was summarised
+    done = sorted((out / "runs").glob("*/result.json"))
+    assert len(done) == 3 * (1 + 1 + 1 + 2)  # plans x (SUMO, MESO, MESO est., twin x 2)
+    for path in done[::2]:
+        path.unlink()
+    (out / "fidelity.json").unlink()
+    again = run_cli(
+        "fidelity", str(p), "--out", str(out), "--plans", "3", "--reps", "1", "--resume"
+    )
+    assert again.returncode == 0, again.stderr
+    after = json.loads((out / "fidelity.json").read_text())
+    assert after["settings"]["runs_kept_from_before"] == len(done) - len(done[::2])
+    # the figures of an uninterrupted run, but for the wall times
+    for key in ("plans", "kendall_tau", "mean_abs_rel_error", "c2st_auc", "geh_share",
+                "time_loss_by_edge", "verdict"):  # fmt: skip
+        assert json.dumps(after[key]) == json.dumps(before[key]), key  # NaN equal to NaN
+    # settings that differ, or a folder without a run, are refused before any work
+    other = run_cli(
+        "fidelity", str(p), "--out", str(out), "--plans", "3", "--reps", "2", "--resume"
+    )
+    assert other.returncode == 2 and "reps" in other.stderr and "Traceback" not in other.stderr
+    empty = run_cli("fidelity", str(p), "--out", str(tmp_path / "none"), "--resume")
+    assert empty.returncode == 2 and "fidelity.state.json" in empty.stderr

@@ -10,7 +10,9 @@ mesoscopic model again on the twin's estimated demand (``meso_estimated``: the p
 SUMO user without the trip file runs it, which judges the twin's model apart from its
 demand estimate). Definitions of the
 figures follow ``docs/metrics.md``: plan-ranking agreement by Kendall's tau and
-Spearman's rho on mean delay, per-plan relative error, C2ST AUC and the GEH share.
+Spearman's rho on mean delay, per-plan relative error, C2ST AUC and the GEH share, and a
+``verdict`` against :data:`TARGETS` and against MESO. Every finished run is kept in its
+folder, so that an interrupted call can be resumed (``resume``).
 """
 
 from __future__ import annotations

@@ -323,6 +323,11 @@ def cmd_fidelity(args: argparse.Namespace, console: Console) -> int:
                 f"fidelity run (it holds {STATE})".replace("--resume :", "--resume:")
             )
         out = args.out
+    elif args.out is not None and (args.out / STATE).is_file():
+        raise UserInputError(
+            f"--out {args.out}: holds a fidelity run already; add --resume to continue it, "
+            "or give a new folder"
+        )
     else:
         out = _fresh_out(args.out, sc.name)
     # the folder's mark and lock: a second fidelity into it (a --resume while the first

@@ -68,8 +68,8 @@ TARGETS: dict[str, tuple[str, float]] = {
     "mare_delay": ("lower", 0.15),
     "geh_share": ("higher", 0.85),
 }
-#: two worlds' figures closer than this are a tie (a tau over 10 plans moves in steps of
-#: 2/45; the errors and shares are reported to three digits)
+#: two worlds' figures closer than this are a tie, which is not a win: a tau over 10 plans
+#: moves in steps of 2/45, so equal taus are common (float noise aside, equal is equal)
 TIE = 1e-9
 
 

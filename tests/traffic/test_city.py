@@ -145,9 +145,16 @@ def test_fidelity_end_to_end(tmp_path: Path) -> None:
     html = (out / "report.html").read_text()
     assert "Predicted against measured" in html and "Where the time is lost" in html
     assert "<h2>Verdict</h2>" in html
-    # a folder with files in it is never written into
-    again = run_cli("fidelity", str(p), "--out", str(out))
+    # a folder with files in it is never written into: a user's, or a finished run's
+    # (which --resume would continue)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep")
+    again = run_cli("fidelity", str(p), "--out", str(mine))
     assert again.returncode == 2 and "not an empty folder" in again.stderr
+    assert [f.name for f in mine.iterdir()] == ["notes.txt"]
+    again = run_cli("fidelity", str(p), "--out", str(out))
+    assert again.returncode == 2 and "--resume" in again.stderr
 
 
 def test_a_bad_policy_name_or_parameter(tmp_path: Path) -> None:
@@ -224,5 +231,7 @@ def test_fidelity_resumes_an_interrupted_run(tmp_path: Path) -> None:
         "fidelity", str(p), "--out", str(out), "--plans", "3", "--reps", "2", "--resume"
     )
     assert other.returncode == 2 and "reps" in other.stderr and "Traceback" not in other.stderr
+    forgot = run_cli("fidelity", str(p), "--out", str(out), "--plans", "3", "--reps", "1")
+    assert forgot.returncode == 2 and "--resume" in forgot.stderr
     empty = run_cli("fidelity", str(p), "--out", str(tmp_path / "none"), "--resume")
     assert empty.returncode == 2 and "fidelity.state.json" in empty.stderr

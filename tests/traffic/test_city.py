@@ -52,6 +52,32 @@ def test_a_trip_file_naming_a_missing_edge(tmp_path: Path) -> None:
     assert "cologne1.rou.xml" in res.stderr and "'ghost_edge' is not an edge" in res.stderr
 
 
+@pytest.mark.parametrize(
+    ("element", "said"),
+    [
+        ('<trip id="t1" depart="0" from="{a}" to="{b}" via="ghost"/>', "trip 't1': via='ghost'"),
+        ('<flow id="f1" begin="0" end="9" number="2" from="ghost" to="{b}"/>', "flow 'f1': from='ghost'"),
+        ('<route id="r1" edges="{a} ghost"/>', "route 'r1' names edge 'ghost'"),
+    ],
+)
+def test_check_trips_names_the_element_and_the_missing_edge(
+    tmp_path: Path, element: str, said: str
+) -> None:
+    """Every way a route file names edges (from, to, via, a route's edges) is checked
+    against the network before SUMO runs, and the error names the element."""
+    from parallel.core.errors import UserInputError
+    from parallel.traffic.actual.sumo_net import check_trips
+    from parallel.traffic.network import read_net
+
+    net = read_net(RESCO / "cologne1" / "cologne1.net.xml")
+    a, b = net.edges[0].id, net.edges[1].id
+    trips = tmp_path / "t.rou.xml"
+    trips.write_text(f"<routes>{element.format(a=a, b=b)}</routes>")
+    with pytest.raises(UserInputError) as err:
+        check_trips(net, trips)
+    assert "t.rou.xml" in str(err.value) and said in str(err.value)
+
+
 def test_a_trip_file_with_a_repeated_id_or_a_negative_departure(tmp_path: Path) -> None:
     """What SUMO would stop on after the run began is refused before it: exit 2, the file,
     the trip and the fix."""

@@ -95,18 +95,22 @@ def check_trips(net: RoadNet, trips: Path) -> int:
         if el.tag in ("trip", "flow", "vehicle"):
             n += 1
             _check_trip(trips, el, ids)
-            for attr in ("from", "to"):
-                e = el.get(attr)
-                if e is not None and e not in net.edge_index:
-                    raise UserInputError(
-                        f"{trips}: {el.tag} {el.get('id')!r}: {attr}={e!r} is not an edge of "
-                        f"{net.file}; fix the trip or give the network it was made for"
-                    )
+            # from and to name one edge each, via a space-separated list of them
+            for attr in ("from", "to", "via"):
+                for e in (el.get(attr) or "").split():
+                    if e not in net.edge_index:
+                        raise UserInputError(
+                            f"{trips}: {el.tag} {el.get('id')!r}: {attr}={e!r} is not an edge "
+                            f"of {net.file}; fix the trip or give the network it was made for"
+                        )
         if el.tag == "route":
             for e in (el.get("edges") or "").split():
                 if e not in net.edge_index:
+                    rid = el.get("id")
+                    which = f"route {rid!r}" if rid else "a route"
                     raise UserInputError(
-                        f"{trips}: a route names edge {e!r}, which is not in {net.file}"
+                        f"{trips}: {which} names edge {e!r}, which is not in {net.file}; fix "
+                        "the route or give the network it was made for"
                     )
     return n
 

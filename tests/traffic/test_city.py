@@ -56,7 +56,10 @@ def test_a_trip_file_naming_a_missing_edge(tmp_path: Path) -> None:
     ("element", "said"),
     [
         ('<trip id="t1" depart="0" from="{a}" to="{b}" via="ghost"/>', "trip 't1': via='ghost'"),
-        ('<flow id="f1" begin="0" end="9" number="2" from="ghost" to="{b}"/>', "flow 'f1': from='ghost'"),
+        (
+            '<flow id="f1" begin="0" end="9" number="2" from="ghost" to="{b}"/>',
+            "flow 'f1': from='ghost'",
+        ),
         ('<route id="r1" edges="{a} ghost"/>', "route 'r1' names edge 'ghost'"),
     ],
 )

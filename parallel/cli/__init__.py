@@ -98,15 +98,24 @@ def main(argv: list[str] | None = None) -> int:
             raise
         err_console.print(
             f"[red]failed:[/red] {type(exc).__name__}: {escape(str(exc))} (rerun with --debug "
-            "for the traceback)",
+            "for the traceback)" + _notes(exc),
             highlight=False,
             soft_wrap=True,
         )
         return 1
     except KeyboardInterrupt as exc:
         what = "terminated" if isinstance(exc, Terminated) else "interrupted"
-        err_console.print(f"{what}; files already written are complete (atomic writes)")
+        err_console.print(
+            f"{what}; files already written are complete (atomic writes)" + _notes(exc),
+            highlight=False,
+            soft_wrap=True,
+        )
         return 143 if isinstance(exc, Terminated) else 130
+
+
+def _notes(exc: BaseException) -> str:
+    """What the code that saw the exception added (``add_note``): how to go on, say."""
+    return "".join(f"; {escape(n)}" for n in getattr(exc, "__notes__", ()))
 
 
 if __name__ == "__main__":  # pragma: no cover

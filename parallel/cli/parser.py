@@ -56,7 +56,8 @@ def _traffic_commands(sub: Any) -> None:
         "run",
         help="run a scenario through the parallel loop",
         epilog="examples: parallel run scenarios/quickstart.yaml; "
-        "parallel run scenarios/intersection.yaml --executor dask --rounds 2",
+        "parallel run scenarios/intersection.yaml --executor dask --rounds 2; "
+        "parallel run scenarios/cologne8.yaml --resume reports/cologne8/20261204-101500-s1",
     )
     r.add_argument("scenario", type=Path, help="a scenario .yaml (traffic, city or GAN)")
     r.add_argument("--out", type=Path, help="parent folder of the run folder (default: report.dir)")
@@ -66,6 +67,13 @@ def _traffic_commands(sub: Any) -> None:
     r.add_argument("--rounds", type=_count(1), help="override loop.rounds")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
     r.add_argument("--device", default="auto", help="GAN scenarios: auto, cpu, cuda or mps")
+    r.add_argument(
+        "--resume",
+        type=Path,
+        metavar="RUN_DIR",
+        help="city scenarios: continue the interrupted run in RUN_DIR (a folder `parallel "
+        "run` made) from the round after its last finished one",
+    )
 
     rec = sub.add_parser(
         "record",

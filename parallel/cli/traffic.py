@@ -131,14 +131,20 @@ def _summary_screen(console: Console, folder: Any, summary: dict[str, Any]) -> N
 
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
     from parallel.gan.scenario import is_gan_scenario
+    from parallel.scenarios import kind_of
     from parallel.traffic.run import run_scenario
     from parallel.traffic.scenario import load
 
+    city = kind_of(args.scenario) == "city"
+    if args.resume is not None and not city:
+        raise UserInputError(
+            f"--resume {args.resume}: only city scenarios keep a checkpoint per round; "
+            f"run {args.scenario} again without --resume"
+        )
+    if args.resume is not None and args.out is not None:
+        raise UserInputError("--resume continues the run in its own folder; drop --out")
     if is_gan_scenario(args.scenario):
         return _run_gan(args, console)
-    from parallel.scenarios import kind_of
-
-    city = kind_of(args.scenario) == "city"
     if city:
         from parallel.traffic.city import load_city
         from parallel.traffic.run import run_city
@@ -178,11 +184,22 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
             tasks[what] = progress.add_task(what, total=n)
         progress.update(tasks[what], completed=k, total=n)
 
-    runner = run_city if city else run_scenario
+    if args.resume is not None and (args.resume / "checkpoint.json").is_file():
+        import json
+
+        done = len(json.loads((args.resume / "checkpoint.json").read_text())["rounds"])
+        console.print(f"going on with {args.resume} after round {done} of {rounds}")
     with progress:
-        folder, summary = runner(
-            sc, args.out, sc.executor.kind, sc.executor.workers, on_event, on_progress, sys.argv
-        )
+        if city:
+            folder, summary = run_city(
+                sc, args.out, sc.executor.kind, sc.executor.workers, on_event, on_progress,
+                sys.argv, resume=args.resume,
+            )  # fmt: skip
+        else:
+            folder, summary = run_scenario(
+                sc, args.out, sc.executor.kind, sc.executor.workers, on_event, on_progress,
+                sys.argv,
+            )  # fmt: skip
     _summary_screen(console, folder, summary)
     return 0
 

@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 log = logging.getLogger(__name__)
 
@@ -58,12 +58,38 @@ class History:
     timings: dict[str, Any] = field(default_factory=dict)
 
 
-def run_loop(machine: Machine, rounds: int, on_event: Event | None = None) -> History:
-    """Run ``rounds`` rounds of observe -> imitate -> judge -> adapt -> act, then finish."""
-    hist = History()
+@runtime_checkable
+class Resumable(Protocol):
+    """A machine whose state between rounds can be written down and read back."""
+
+    def state(self) -> dict[str, Any]:
+        """Everything the next round starts from, JSON-ready."""
+        ...
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Continue from what :meth:`state` returned."""
+        ...
+
+
+def run_loop(
+    machine: Machine,
+    rounds: int,
+    on_event: Event | None = None,
+    *,
+    start: History | None = None,
+    checkpoint: Callable[[History], None] | None = None,
+) -> History:
+    """Run ``rounds`` rounds of observe -> imitate -> judge -> adapt -> act, then finish.
+
+    Args:
+        start: the rounds an interrupted run finished (its machine restored to where they
+            left it); the loop goes on from the next.
+        checkpoint: called after every round with the history so far.
+    """
+    hist = start or History()
     emit = on_event or (lambda verb, r, info: None)
-    round_times = []
-    for r in range(rounds):
+    round_times: list[float] = hist.timings.setdefault("round_s", [])
+    for r in range(len(hist.rounds), rounds):
         t0 = time.perf_counter()
         rec: dict[str, Any] = {"round": r + 1}
         emit("observe", r, {})
@@ -78,9 +104,10 @@ def run_loop(machine: Machine, rounds: int, on_event: Event | None = None) -> Hi
         rec.update(machine.act(r))
         hist.rounds.append(rec)
         round_times.append(time.perf_counter() - t0)
+        if checkpoint is not None:
+            checkpoint(hist)
         emit("round_done", r, rec)
         log.info("round %d done in %.1f s", r + 1, round_times[-1])
     emit("finish", rounds, {})
     hist.final = machine.finish()
-    hist.timings["round_s"] = round_times
     return hist

@@ -69,23 +69,35 @@ def claim(out: Path, command: str, signature: tuple[str, ...] = ()) -> Iterator[
         UserInputError: the folder is a user's (see :func:`check`), or another command
             holds its lock.
     """
-    import fcntl
-
     check(out, command, signature)
     out.mkdir(parents=True, exist_ok=True)
-    fd = os.open(out / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise UserInputError(
-                f"--out {out}: another parallel command is writing into this folder; wait "
-                "for it to finish, or give another folder"
-            ) from None
+    with locked(out, f"--out {out}"):
         if not (out / MARK).is_file():
             (out / MARK).write_text(
                 json.dumps({"command": command, "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
             )
         yield out
+
+
+@contextmanager
+def locked(folder: Path, what: str) -> Iterator[Path]:
+    """Hold ``folder``'s lock (``fcntl.flock`` on :data:`LOCK`) for the ``with`` block.
+
+    Raises:
+        UserInputError: another command holds it (``what`` names the folder as the user
+            gave it).
+    """
+    import fcntl
+
+    fd = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UserInputError(
+                f"{what}: another parallel command is writing into this folder; wait "
+                "for it to finish, or give another folder"
+            ) from None
+        yield folder
     finally:
         os.close(fd)  # closing releases the lock

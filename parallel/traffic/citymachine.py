@@ -57,8 +57,10 @@ class CityMachine:
         data_dir: Path | None = None,
         progress: Progress | None = None,
         work_dir: Path | None = None,
+        checkpoint_dir: Path | None = None,
     ) -> None:
         self.sc, self.executor, self.data_dir = sc, executor, data_dir
+        self.checkpoint_dir = checkpoint_dir
         self.progress = progress or (lambda what, k, n: None)
         cfg = read_sumocfg(sc.sumocfg)
         self.net = read_net(cfg.net_file)
@@ -79,10 +81,57 @@ class CityMachine:
         self.predicted: dict[str, float] | None = None
         self.first: dict[str, float] | None = None
         self.observed: list[tuple[TimingPlan, Observation]] = []
+        self.n_observed = 0  # every observation calibrated on so far, the window's and older
         #: relative errors of the twin's mean delay: its predictions of the controls in
         #: force, and its calibrated fits (what the act verb's trust margin is made of)
         self.errors: list[float] = []
         self.measured_in_force = float("nan")
+
+    # -- checkpoint (``parallel run --resume``) ---------------------------------------
+    def state(self) -> dict[str, Any]:
+        """Everything the next round starts from, as plain data; the observations that
+        calibration still looks back on are written beside it as Parquet (each once)."""
+        assert self.checkpoint_dir is not None and self.twin is not None
+        # only the calibration's window is looked back on; number them from the first
+        window = self.observed[-self.sc.calibration.window :]
+        first = self.n_observed - len(window)
+        observed = []
+        for i, (plan, obs) in enumerate(window):
+            stem = f"observed{first + i + 1}"
+            if not (self.checkpoint_dir / f"{stem}.vehicles.parquet").is_file():
+                obs.save(self.checkpoint_dir, stem)
+            observed.append(
+                {"plan": plan.to_json(), "stem": stem, "kpis": obs.kpis, "meta": obs.meta}
+            )
+        return {
+            "plan": self.plan.to_json(),
+            "twin": self.twin.to_json(),
+            "predicted": self.predicted,
+            "first": self.first,
+            "errors": self.errors,
+            "measured_in_force": self.measured_in_force,
+            "observed": observed,
+            "n_observed": self.n_observed,
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Continue from :meth:`state`: the plan in force, the calibrated twin, the trust
+        record and the observations in the calibration's window."""
+        assert self.checkpoint_dir is not None
+        nan = float("nan")
+        self.plan = TimingPlan.from_json(state["plan"])
+        self.twin = CityTwin.from_json(state["twin"], self.net, self.horizon)
+        self.predicted = {k: nan if v is None else v for k, v in state["predicted"].items()}
+        self.first = {k: nan if v is None else v for k, v in state["first"].items()}
+        self.errors = [nan if e is None else float(e) for e in state["errors"]]
+        m = state["measured_in_force"]
+        self.measured_in_force = nan if m is None else float(m)
+        self.observed = [
+            (TimingPlan.from_json(o["plan"]),
+             Observation.read(self.checkpoint_dir, o["stem"], o["kpis"], o["meta"]))
+            for o in state["observed"]
+        ]  # fmt: skip
+        self.n_observed = int(state["n_observed"])
 
     # -- helpers -------------------------------------------------------------------
     def _save(self, obs: Observation, stem: str) -> None:
@@ -162,6 +211,7 @@ class CityMachine:
     def adapt(self, rnd: int, actual: Observation) -> dict[str, Any]:
         # every plan observed so far (up to calibration.window) constrains the behaviour
         self.observed.append((self.plan, actual))
+        self.n_observed += 1
         window = self.observed[-self.sc.calibration.window :]
         twin = learn(
             self.sc,

@@ -63,6 +63,35 @@ class CityTwin:
     def run(self, plan: TimingPlan, seed: np.random.SeedSequence) -> Observation:
         return simulate_net(self.net, plan, self.demand, self.params, self.horizon, seed)
 
+    def to_json(self) -> dict[str, Any]:
+        """What the twin learned, as plain data (a run's checkpoint): routes by edge id,
+        flows, time profile, behaviour and the calibration's record. Floats keep every
+        bit through JSON, so :meth:`from_json` gives a twin that runs identically."""
+        d = self.demand
+        return {
+            "routes": [[self.net.edges[e].id for e in r] for r in d.routes],
+            "rates_veh_h": d.rates_veh_h.tolist(),
+            "profile": d.profile.tolist(),
+            "demand_info": d.info,
+            "params": dict(self.params.__dict__),
+            "calibration": self.calibration,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], net: RoadNet, horizon: Horizon) -> CityTwin:
+        """The twin that :meth:`to_json` described, on the same network.
+
+        Raises:
+            KeyError: a route names an edge that ``net`` lacks (another network).
+        """
+        demand = RouteDemand(
+            tuple(tuple(net.edge_index[e] for e in r) for r in data["routes"]),
+            np.asarray(data["rates_veh_h"], float),
+            np.asarray(data["profile"], float),
+            dict(data["demand_info"]),
+        )
+        return cls(net, horizon, demand, MesoParams(**data["params"]), dict(data["calibration"]))
+
 
 def run_task(task: tuple[CityTwin, TimingPlan, np.random.SeedSequence]) -> Observation:
     """One twin run as an executor task (module level, so that a process pool can pickle it)."""

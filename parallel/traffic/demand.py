@@ -34,9 +34,7 @@ from scipy.optimize import lsq_linear
 from parallel.core.errors import DataError
 from parallel.traffic.judge import geh
 from parallel.traffic.network import RoadNet
-
-#: probe table columns: one row per probe vehicle
-PROBE_SCHEMA: dict[str, str] = {"vehicle_id": "string", "depart_s": "float64", "route": "string"}
+from parallel.traffic.observation import PROBE_SCHEMA as PROBE_SCHEMA  # its home before
 
 
 @dataclass(frozen=True)

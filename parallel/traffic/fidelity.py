@@ -38,10 +38,10 @@ from parallel.traffic.actual.sumo_net import SumoConfig, SumoNetWorld, read_sumo
 from parallel.traffic.artificial.params import Horizon
 from parallel.traffic.city import CityScenario
 from parallel.traffic.citytwin import CityTwin, learn
-from parallel.traffic.demand import PROBE_SCHEMA, routes_xml
+from parallel.traffic.demand import routes_xml
 from parallel.traffic.judge import geh
 from parallel.traffic.network import RoadNet, read_net
-from parallel.traffic.observation import DETECTOR_SCHEMA, KPI_DOC, VEHICLE_SCHEMA, Observation
+from parallel.traffic.observation import KPI_DOC, Observation
 from parallel.traffic.timing import TimingPlan, design
 
 log = logging.getLogger(__name__)
@@ -117,16 +117,7 @@ def _kept(task: _Task) -> tuple[str, int, int, Observation, float] | None:
     if not (folder / RESULT).is_file():
         return None
     rec = json.loads((folder / RESULT).read_text())
-
-    def table(name: str, schema: dict[str, str]) -> pd.DataFrame:
-        return pd.read_parquet(folder / f"result.{name}.parquet").astype(schema)
-
-    probes = table("probes", PROBE_SCHEMA) if (folder / "result.probes.parquet").is_file() else None
-    kpis = {k: float("nan") if v is None else float(v) for k, v in rec["kpis"].items()}
-    obs = Observation(
-        table("vehicles", VEHICLE_SCHEMA), table("detectors", DETECTOR_SCHEMA), kpis,
-        rec["meta"], probes,
-    )  # fmt: skip
+    obs = Observation.read(folder, "result", rec["kpis"], rec["meta"])
     return task.world, task.plan_index, task.rep, obs, float(rec["wall_s"])
 
 

@@ -42,6 +42,8 @@ DETECTOR_SCHEMA: dict[str, str] = {
     "mean_speed_kmh": "float64",
     "queue_veh": "float64",
 }
+#: probe table columns: one row per probe vehicle, its route as edge ids separated by spaces
+PROBE_SCHEMA: dict[str, str] = {"vehicle_id": "string", "depart_s": "float64", "route": "string"}
 #: columns where an empty cell is allowed (no vehicle crossed, so no speed)
 NULLABLE = frozenset({"mean_speed_kmh"})
 KPI_DOC: dict[str, str] = {
@@ -79,6 +81,25 @@ class Observation:
             atomic_write(path, buf.getvalue())
             out.append(path)
         return out
+
+    @classmethod
+    def read(
+        cls, folder: Path, stem: str, kpis: dict[str, float | None], meta: dict[str, Any]
+    ) -> Observation:
+        """The tables that :meth:`save` wrote, with the KPIs and meta kept beside them (a
+        KPI saved as JSON null, being NaN, comes back as NaN)."""
+
+        def table(name: str, schema: dict[str, str]) -> pd.DataFrame:
+            return pd.read_parquet(folder / f"{stem}.{name}.parquet").astype(schema)
+
+        has_probes = (folder / f"{stem}.probes.parquet").is_file()
+        return cls(
+            table("vehicles", VEHICLE_SCHEMA),
+            table("detectors", DETECTOR_SCHEMA),
+            {k: float("nan") if v is None else float(v) for k, v in kpis.items()},
+            dict(meta),
+            table("probes", PROBE_SCHEMA) if has_probes else None,
+        )
 
 
 def detector_table(

@@ -148,12 +148,16 @@ def run_city(
     on_event: Event | None = None,
     progress: Callable[[str, int, int], None] | None = None,
     argv: list[str] | None = None,
+    resume: Path | None = None,
 ) -> tuple[RunFolder, dict[str, Any]]:
     """The closed loop on a real network (a city scenario); the same folder and report
-    layout as :func:`run_scenario`.
+    layout as :func:`run_scenario`. Every round is checkpointed; ``resume`` continues an
+    interrupted run's folder from the round after its last checkpoint, with the numbers
+    an uninterrupted run gives.
 
     Raises:
-        UserInputError: bad input discovered late.
+        UserInputError: bad input discovered late, or a ``resume`` folder that cannot be
+            continued.
         RunError: a failure while running (SUMO, for instance).
     """
     import yaml
@@ -164,7 +168,10 @@ def run_city(
     ex = make_executor(kind, workers or sc.executor.workers, sc.executor.address)
 
     def build(folder: RunFolder) -> CityMachine:
-        return CityMachine(sc, ex, folder.path(sc.report.export), progress, folder.path("sumo"))
+        return CityMachine(
+            sc, ex, folder.path(sc.report.export), progress, folder.path("sumo"),
+            checkpoint_dir=folder.path("checkpoint"),
+        )  # fmt: skip
 
     def summary(machine: CityMachine, hist: History) -> dict[str, Any]:
         last: dict[str, Any] = next(
@@ -205,4 +212,5 @@ def run_city(
         hooks=hooks,
         on_event=on_event,
         cleanup=lambda abort: ex.close(abort=abort),
+        resume=resume,
     )

@@ -115,3 +115,64 @@ def test_history_is_plain_data() -> None:
     hist = run_loop(Counter(), 1)
     assert isinstance(hist, History)
     json.dumps({"rounds": hist.rounds, "final": hist.final, "timings": hist.timings})
+
+
+class Resumable(Counter):
+    """The fake machine with its state written down and read back."""
+
+    def state(self) -> dict[str, Any]:
+        return {"artificial": self.artificial, "control": self.control}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.artificial, self.control = state["artificial"], state["control"]
+
+
+def test_a_resumable_machine_checkpoints_every_round_and_goes_on_from_the_last(
+    tmp_path: Path,
+) -> None:
+    closed: list[bool] = []
+    _, whole = _run(tmp_path / "whole", Resumable(), closed)
+
+    class Stop(Resumable):
+        def act(self, rnd: int) -> dict[str, Any]:
+            if rnd == 1:
+                raise KeyboardInterrupt
+            return super().act(rnd)
+
+    with pytest.raises(KeyboardInterrupt) as stopped:
+        _run(tmp_path / "cut", Stop(), closed)
+    (root,) = (p.parent for p in (tmp_path / "cut").rglob("run.json"))
+    assert stopped.value.__notes__ == [f"its finished rounds are kept: go on with --resume {root}"]
+    saved = json.loads((root / "checkpoint.json").read_text())
+    assert len(saved["rounds"]) == 1 and saved["state"] == {"artificial": 5.0, "control": 1}
+    assert json.loads((root / "run.json").read_text())["status"] == "interrupted"
+
+    fresh = Resumable()
+    folder, summary = run_machine(
+        name="fake", seed=3, out_parent=tmp_path, resolved_yaml="name: fake\n",
+        info={"seed": 3}, build=lambda folder: fresh, rounds=lambda m: 2, hooks=_hooks(),
+        resume=root,
+    )  # fmt: skip
+    assert folder.root == root
+    # round 1 was not run again; round 2 started from the restored state
+    assert fresh.calls == ["observe1", "imitate1", "judge1", "adapt1", "act1", "finish"]
+    assert summary["final_gap"] == whole["final_gap"]
+    hist = json.loads((root / "history.json").read_text())
+    assert [r["round"] for r in hist["rounds"]] == [1, 2] and len(hist["timings"]["round_s"]) == 2
+    assert json.loads((root / "run.json").read_text())["resumed_after_round"] == 1
+
+
+def test_resume_refuses_another_scenario_and_a_finished_run(tmp_path: Path) -> None:
+    from parallel.core.errors import UserInputError
+    from parallel.core.runner import resumable
+
+    folder, _ = _run(tmp_path, Resumable(), [])
+    with pytest.raises(UserInputError, match="that run finished"):
+        resumable(folder.root, "name: fake\n")
+    info = json.loads((folder.root / "run.json").read_text())
+    (folder.root / "run.json").write_text(json.dumps(info | {"status": "interrupted"}))
+    with pytest.raises(UserInputError, match=r"differs from the run's at 'loop.rounds'"):
+        resumable(folder.root, "name: fake\nloop: {rounds: 3}\n")
+    assert resumable(folder.root, "name: fake\nexecutor: {kind: dask}\n")["rounds"]
+    with pytest.raises(UserInputError, match="not a run folder"):
+        resumable(tmp_path, "name: fake\n")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -228,6 +229,53 @@ def test_closed_loop_on_a_real_network(tmp_path: Path) -> None:
     assert [r["calibration"]["observations"] for r in hist["rounds"]] == [1, 2]
     assert (folder / "data" / "round1.actual.probes.parquet").is_file()
     assert "mean_delay_s" in (folder / "report.html").read_text()
+
+
+def _without_timings(summary: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in summary.items() if k != "timings"}
+
+
+@pytest.mark.slow
+def test_a_city_run_resumes_after_an_interrupted_round(tmp_path: Path) -> None:
+    """Interrupted after round 1 (Ctrl-C as the round's checkpoint is written), then
+    `parallel run --resume`: the same rounds, choices and final figures as a run that was
+    never interrupted. Other settings, or a finished run, exit 2."""
+    from parallel.traffic.run import run_city
+
+    p = _city(tmp_path, loop={"rounds": 2, "plans": 3, "optimise": 2})
+    sc = load_city(p)
+    _, whole = run_city(sc, tmp_path / "whole")
+
+    def stop(verb: str, r: int, info: dict[str, Any]) -> None:
+        if verb == "round_done" and r == 0:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_city(sc, tmp_path / "cut", on_event=stop)
+    (folder,) = (tmp_path / "cut" / "c1").iterdir()
+    assert json.loads((folder / "run.json").read_text())["status"] == "interrupted"
+    assert len(json.loads((folder / "checkpoint.json").read_text())["rounds"]) == 1
+
+    res = run_cli("run", str(p), "--seed", "3", "--resume", str(folder))
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert "differs from the run's at 'seed'" in res.stderr
+    res = run_cli("run", str(p), "--resume", str(folder), "--quiet")
+    assert res.returncode == 0, res.stderr
+    resumed = json.loads((folder / "summary.json").read_text())
+    assert _without_timings(resumed) == _without_timings(whole)
+    assert json.loads((folder / "run.json").read_text())["resumed_after_round"] == 1
+    res = run_cli("run", str(p), "--resume", str(folder))
+    assert res.returncode == 2 and "that run finished" in res.stderr
+
+
+def test_resume_is_for_city_runs_and_their_folders(tmp_path: Path) -> None:
+    res = run_cli("run", str(ROOT / "scenarios" / "intersection.yaml"), "--resume", str(tmp_path))
+    assert res.returncode == 2 and "only city scenarios" in res.stderr
+    p = _city(tmp_path)
+    res = run_cli("run", str(p), "--resume", str(tmp_path / "nowhere"))
+    assert (
+        res.returncode == 2 and "not a run folder" in res.stderr and "Traceback" not in res.stderr
+    )
 
 
 @pytest.mark.slow

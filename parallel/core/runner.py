@@ -17,6 +17,7 @@ run writes into it.
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,6 +33,8 @@ from parallel.core.outdir import locked
 from parallel.core.runfolder import RunFolder
 
 CHECKPOINT = "checkpoint.json"
+#: where a machine keeps the files its checkpoint names (tables too large for JSON)
+CHECKPOINT_DIR = "checkpoint"
 RESOLVED = "scenario.resolved.yaml"
 
 
@@ -105,6 +108,8 @@ def _run_in(
     on_event: Event | None,
     cleanup: Callable[[bool], None] | None,
 ) -> tuple[RunFolder, dict[str, Any]]:
+    """:func:`run_machine` inside its (locked) folder; ``saved`` is the checkpoint to go
+    on from, if any."""
     if saved is not None:
         info = info | {"resumed_after_round": len(saved["rounds"])}
     folder.write_json("run.json", info | {"status": "running"})
@@ -147,6 +152,9 @@ def _run_in(
     folder.write_text("metrics.csv", hooks.metrics(hist).to_csv(index=False))
     hooks.render(folder)
     folder.write_json("run.json", info | {"status": "finished", "total_s": hist.timings["total_s"]})
+    # a finished run is not continued: its checkpoint would only repeat data/ and history
+    (folder.root / CHECKPOINT).unlink(missing_ok=True)
+    shutil.rmtree(folder.root / CHECKPOINT_DIR, ignore_errors=True)
     return folder, summary
 
 

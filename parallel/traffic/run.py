@@ -12,7 +12,7 @@ import pandas as pd
 from parallel.core.executors import make_executor
 from parallel.core.loop import Event, History
 from parallel.core.runfolder import RunFolder, provenance
-from parallel.core.runner import Hooks, run_machine
+from parallel.core.runner import CHECKPOINT_DIR, Hooks, run_machine
 from parallel.report import render
 from parallel.traffic.city import CityScenario
 from parallel.traffic.machine import TrafficMachine, flat_truth
@@ -170,7 +170,7 @@ def run_city(
     def build(folder: RunFolder) -> CityMachine:
         return CityMachine(
             sc, ex, folder.path(sc.report.export), progress, folder.path("sumo"),
-            checkpoint_dir=folder.path("checkpoint"),
+            checkpoint_dir=folder.path(CHECKPOINT_DIR),
         )  # fmt: skip
 
     def summary(machine: CityMachine, hist: History) -> dict[str, Any]:

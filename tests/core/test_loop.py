@@ -160,19 +160,29 @@ def test_a_resumable_machine_checkpoints_every_round_and_goes_on_from_the_last(
     hist = json.loads((root / "history.json").read_text())
     assert [r["round"] for r in hist["rounds"]] == [1, 2] and len(hist["timings"]["round_s"]) == 2
     assert json.loads((root / "run.json").read_text())["resumed_after_round"] == 1
+    assert not (root / "checkpoint.json").exists()  # a finished run is not continued
 
 
 def test_resume_refuses_another_scenario_and_a_finished_run(tmp_path: Path) -> None:
     from parallel.core.errors import UserInputError
     from parallel.core.runner import resumable
 
-    folder, _ = _run(tmp_path, Resumable(), [])
+    folder, _ = _run(tmp_path / "done", Resumable(), [])
     with pytest.raises(UserInputError, match="that run finished"):
         resumable(folder.root, "name: fake\n")
-    info = json.loads((folder.root / "run.json").read_text())
-    (folder.root / "run.json").write_text(json.dumps(info | {"status": "interrupted"}))
+
+    class Stop(Resumable):
+        def act(self, rnd: int) -> dict[str, Any]:
+            if rnd == 1:
+                raise RuntimeError("SUMO crashed")
+            return super().act(rnd)
+
+    with pytest.raises(RuntimeError):
+        _run(tmp_path / "cut", Stop(), [])
+    (root,) = (p.parent for p in (tmp_path / "cut").rglob("run.json"))
     with pytest.raises(UserInputError, match=r"differs from the run's at 'loop.rounds'"):
-        resumable(folder.root, "name: fake\nloop: {rounds: 3}\n")
-    assert resumable(folder.root, "name: fake\nexecutor: {kind: dask}\n")["rounds"]
+        resumable(root, "name: fake\nloop: {rounds: 3}\n")
+    # where the runs go is not the scenario: every executor gives the same numbers
+    assert resumable(root, "name: fake\nexecutor: {kind: dask}\n")["rounds"]
     with pytest.raises(UserInputError, match="not a run folder"):
         resumable(tmp_path, "name: fake\n")

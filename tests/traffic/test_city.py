@@ -264,6 +264,7 @@ def test_a_city_run_resumes_after_an_interrupted_round(tmp_path: Path) -> None:
     resumed = json.loads((folder / "summary.json").read_text())
     assert _without_timings(resumed) == _without_timings(whole)
     assert json.loads((folder / "run.json").read_text())["resumed_after_round"] == 1
+    assert not (folder / "checkpoint").exists() and not (folder / "checkpoint.json").exists()
     res = run_cli("run", str(p), "--resume", str(folder))
     assert res.returncode == 2 and "that run finished" in res.stderr
 

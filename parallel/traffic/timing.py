@@ -45,7 +45,9 @@ class TimingPlan:
 
     ``policy`` names an entry of :data:`parallel.traffic.control.POLICIES`: ``fixed`` runs
     the greens as timed; ``actuated`` starts from them and extends or cuts each green
-    between its minimum and maximum as the detectors see gaps; ``max_pressure`` chooses
+    between its minimum and maximum as the detectors see gaps (with no ``params``: the
+    network's own actuated programs, each green between its own ``minDur`` and ``maxDur``,
+    SUMO's default gap, and the network's static programs as they are); ``max_pressure`` chooses
     the next green from the queues (the greens are then only the starting point).
     ``params`` are the policy's parameters (name, value), sorted by name.
     """
@@ -96,8 +98,16 @@ class TimingPlan:
         return sum(p.duration_s for p in phases(prog, self.programs[tls]))
 
 
+#: SUMO's ``max-gap`` of an actuated program that sets none, s
+SUMO_MAX_GAP_S = 3.0
+
+
 def incumbent(net: RoadNet, label: str = "incumbent") -> TimingPlan:
-    """The network's own programs as a plan."""
+    """The network's own programs as a plan: fixed time, or, where the network has
+    actuated programs, those as SUMO runs them (policy ``actuated`` with no parameters:
+    :func:`own_actuated`). A city that actuates its lights is judged, calibrated on and
+    compared against under that control, not a fixed-time copy of it."""
+    actuated = any(own_actuated(prog) for prog in net.programs.values())
     return TimingPlan(
         label,
         {
@@ -106,7 +116,31 @@ def incumbent(net: RoadNet, label: str = "incumbent") -> TimingPlan:
             )
             for tls, prog in net.programs.items()
         },
+        "actuated" if actuated else "fixed",
     )
+
+
+def own_actuated(prog: Program) -> bool:
+    """Whether SUMO actuates this program as the network defines it."""
+    return prog.type == "actuated"
+
+
+def actuated_here(plan: TimingPlan, prog: Program) -> bool:
+    """Whether ``plan`` actuates ``prog``: an actuated plan with its own parameters
+    actuates every program; one without (the network's own control) only the programs
+    the network actuates."""
+    return plan.policy == "actuated" and (bool(plan.params) or own_actuated(prog))
+
+
+def green_bounds(plan: TimingPlan, phase: Phase) -> tuple[float, float]:
+    """An actuated green's shortest and longest duration: the plan's, or the phase's own
+    ``minDur``/``maxDur`` (its duration where the network gives none)."""
+    if plan.params:
+        st = plan.settings
+        return st["min_green_s"], max(st["max_green_s"], st["min_green_s"])
+    lo = phase.duration_s if phase.min_dur_s is None else phase.min_dur_s
+    hi = phase.duration_s if phase.max_dur_s is None else phase.max_dur_s
+    return lo, max(hi, lo)
 
 
 def phases(prog: Program, timing: ProgramTiming) -> list[Phase]:
@@ -174,11 +208,11 @@ def tls_xml(net: RoadNet, plan: TimingPlan, program_id: str = "parallel") -> str
     their durations. (``max_pressure`` is driven step by step through libsumo; its
     program here is only the fixed-time start.)
     """
-    act = plan.policy == "actuated"
     st = plan.settings
     parts = []
     for tls, timing in sorted(plan.programs.items()):
         prog = net.programs[tls]
+        act = actuated_here(plan, prog)
         body = ""
         for p in phases(prog, timing):
             if p.duration_s <= 0:
@@ -186,12 +220,12 @@ def tls_xml(net: RoadNet, plan: TimingPlan, program_id: str = "parallel") -> str
             dur = quoteattr(f"{p.duration_s:.2f}")
             extra = ""
             if act and p.is_green:
-                lo = st["min_green_s"]
-                hi = max(st["max_green_s"], lo)
+                lo, hi = green_bounds(plan, p)
                 extra = f' minDur="{lo:.2f}" maxDur="{hi:.2f}"'
             body += f"    <phase duration={dur} state={quoteattr(p.state)}{extra}/>\n"
         if act:
-            body += f'    <param key="max-gap" value="{st["max_gap_s"]:.2f}"/>\n'
+            gap = st.get("max_gap_s", SUMO_MAX_GAP_S)
+            body += f'    <param key="max-gap" value="{gap:.2f}"/>\n'
         kind = "actuated" if act else "static"
         parts.append(
             f'  <tlLogic id={quoteattr(tls)} type="{kind}" programID={quoteattr(program_id)} '

@@ -3,6 +3,7 @@ deadlock guard, and every policy running in both worlds."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from dataclasses import replace
@@ -181,3 +182,39 @@ def test_max_pressure_and_actuated_run_in_sumo(net, tmp_path: Path) -> None:  # 
         delay[policy] = obs.kpis["mean_delay_s"]
     assert (tmp_path / "max_pressure" / "control.json").is_file()
     assert len(set(delay.values())) == 3, delay
+
+
+def test_a_network_s_own_actuated_programs_are_its_incumbent(tmp_path: Path) -> None:
+    """A city whose lights the network file actuates is judged under that control in both
+    worlds: the incumbent is SUMO's own actuated program (each green between its own
+    minDur and maxDur), not a fixed-time copy of it; a static network's stays fixed."""
+    from parallel.traffic.actual.sumo_net import SumoNetWorld, read_sumocfg
+
+    shutil.copytree(C1, tmp_path / "c1")
+    netfile = tmp_path / "c1" / "cologne1.net.xml"
+    netfile.write_text(netfile.read_text().replace('type="static"', 'type="actuated"'))
+    net = read_net(netfile)
+    plan = incumbent(net)
+    assert (plan.policy, plan.params) == ("actuated", ())
+    assert incumbent(read_net(C1 / "cologne1.net.xml")).policy == "fixed"
+    xml = tls_xml(net, plan)
+    assert 'type="actuated"' in xml and 'minDur="5.00" maxDur="50.00"' in xml
+    assert '<param key="max-gap" value="3.00"/>' in xml
+    fixed = replace(plan, policy="fixed", label="fixed copy")
+    assert 'type="static"' in tls_xml(net, fixed)
+
+    # the twin: demand on one approach only, so an actuated light cuts the idle greens
+    mv = next(m for m in net.movements if m.tls and m.direction == "s")
+    demand = RouteDemand(((mv.from_edge, mv.to_edge),), np.array([400.0]), np.ones(4))
+    hour = Horizon(0.0, 3600.0, 900.0)
+    seed = np.random.SeedSequence(2)
+    own = simulate_net(net, plan, demand, MesoParams(), hour, seed)
+    static = simulate_net(net, fixed, demand, MesoParams(), hour, seed)
+    assert own.kpis["mean_delay_s"] < 0.85 * static.kpis["mean_delay_s"]
+
+    # SUMO runs the network's own actuated program, not the fixed copy
+    world = SumoNetWorld(read_sumocfg(tmp_path / "c1" / "cologne1.sumocfg"), 900.0, 0.1, tmp_path)
+    a = world.observe(plan, seed, tmp_path / "own")
+    b = world.observe(fixed, seed, tmp_path / "fixed")
+    assert 'type="actuated"' in (tmp_path / "own" / "plan.add.xml").read_text()
+    assert a.kpis["mean_delay_s"] != b.kpis["mean_delay_s"]

@@ -18,7 +18,13 @@ import simpy
 from parallel.traffic.artificial.params import Horizon, MesoParams
 from parallel.traffic.control import MaxPressure, phase_lanes
 from parallel.traffic.network import RoadNet
-from parallel.traffic.timing import TimingPlan, phases
+from parallel.traffic.timing import (
+    SUMO_MAX_GAP_S,
+    TimingPlan,
+    actuated_here,
+    green_bounds,
+    phases,
+)
 
 #: SUMO's actuated lights detect vehicles this many seconds of travel at the speed limit
 #: before the stop line (its ``detector-gap`` default)
@@ -61,8 +67,11 @@ class Lights:
             self.changed[tls] = self.env.event()
             if plan.policy == "max_pressure":
                 self.env.process(self._max_pressure(tls, plan.settings))
-            elif plan.policy == "actuated":
-                self.env.process(self._actuated(tls, phases(prog, timing), plan.settings))
+            elif actuated_here(plan, prog):
+                ph = phases(prog, timing)
+                bounds = [green_bounds(plan, p) for p in ph]
+                gap = plan.settings.get("max_gap_s", SUMO_MAX_GAP_S)
+                self.env.process(self._actuated(tls, ph, bounds, gap))
             else:
                 self.env.process(self._controller(tls, phases(prog, timing), timing.offset_s))
 
@@ -100,19 +109,20 @@ class Lights:
         if ev.callbacks:  # someone waits for this light: wake them (else spare the event)
             ev.succeed()
 
-    def _actuated(self, tls: str, ph: list[Any], st: dict[str, float]) -> Generator:
+    def _actuated(
+        self, tls: str, ph: list[Any], bounds: list[tuple[float, float]], gap: float
+    ) -> Generator:
         """SUMO's gap-based actuation on this world's lanes: phases in program order; a
-        green holds ``min_green_s``, then goes on while a vehicle was over one of its
-        lanes' detectors within ``max_gap_s`` (:meth:`_last_detection`), up to
-        ``max_green_s``."""
+        green holds its shortest duration (``bounds[k]``), then goes on while a vehicle
+        was over one of its lanes' detectors within ``gap`` (:meth:`_last_detection`), up
+        to its longest."""
         env = self.env
         lanes = {g.phase: [self.lane_id[x] for x in g.incoming if x in self.lane_id]
                  for g in phase_lanes(self.net, tls)}  # fmt: skip
-        lo, gap = st["min_green_s"], st["max_gap_s"]
-        hi = max(st["max_green_s"], lo)
         k = 0
         while True:
             p = ph[k]
+            lo, hi = bounds[k]
             if p.duration_s > 0 or p.is_green:
                 self._show(tls, p.state)
                 if not p.is_green:

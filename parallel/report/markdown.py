@@ -160,6 +160,13 @@ def _experiments(last: dict[str, Any]) -> list[str]:
     return out
 
 
+def _how(trust: dict[str, Any]) -> str:
+    """How the applied control came about, when not by the twin's choice of a new one."""
+    if trust.get("reverted_to"):
+        return " (reverted: measured best so far)"
+    return " (kept)" if trust["kept_in_force"] else ""
+
+
 def _trust(rounds: list[dict[str, Any]]) -> list[str]:
     """How far the act verb trusted the twin each round (city runs)."""
     rows = [r for r in rounds if r.get("trust")]
@@ -171,7 +178,9 @@ def _trust(rounds: list[dict[str, Any]]) -> list[str]:
         "",
         "A control is applied only if its upper 95% bound of predicted mean delay, times "
         "(1 + trust margin), stays within the tolerance of the mean delay SUMO measured "
-        "under the control in force. The margin is the twin's largest relative error so far.",
+        "under the control in force. The margin is the twin's largest relative error so far. "
+        "If the control in force measured worse than the tolerance allows against the best "
+        "control measured so far, the loop goes back to that one (reverted).",
         "",
         "| round | trust margin | limit s | safe candidates | best predicted | safe? | applied next |",
         "|---|---|---|---|---|---|---|",
@@ -181,6 +190,6 @@ def _trust(rounds: list[dict[str, Any]]) -> list[str]:
         out.append(
             f"| {r['round']} | {_pct(t['trust_margin'])} | {_f(t['limit_mean_delay_s'])} | "
             f"{t['safe_cells']} | {t['best_predicted']} | {'yes' if t['best_predicted_is_safe'] else 'no'} | "
-            f"{r['chosen']['label']}{' (kept)' if t['kept_in_force'] else ''} |"
+            f"{r['chosen']['label']}{_how(t)} |"
         )
     return out

@@ -19,6 +19,12 @@ upper 95% bound of its mean delay times ``1 + e``, is no worse than ``1 + tolera
 the mean delay SUMO measured under the control in force. The chosen control is the safe
 candidate with the lowest predicted mean delay whose paired difference against the
 control in force is negative with 95% confidence; otherwise the control in force stays.
+
+**What was measured outranks what is predicted.** Every control SUMO has already run is
+a candidate again. If the control in force measured worse than ``1 + tolerance`` times
+the best control measured so far, exploration went wrong beyond what the safety rule
+allowed, and the act verb goes back to that best control (``trust.reverted_to``), whatever
+the twin now predicts: the twin that chose the control in force was wrong about it.
 """
 
 from __future__ import annotations
@@ -49,8 +55,10 @@ def candidates(
     flows: np.ndarray,
     n_retimings: int,
     rnd: int,
+    measured: list[TimingPlan] | None = None,
 ) -> list[TimingPlan]:
-    """The control in force first, then what each named policy contributes."""
+    """The control in force first, then what each named policy contributes, then the
+    controls SUMO ran before (``measured``)."""
     out = [base]
     fixed_base = base if base.policy == "fixed" else replace(base, policy="fixed", params=())
     for name, params in policies:
@@ -70,6 +78,7 @@ def candidates(
                 c, label=f"{c.label} ({', '.join(f'{k}={v:g}' for k, v in params.items())})"
             )
         out.append(c)
+    out += measured or []
     seen: list[TimingPlan] = []
     for c in out:  # the same control twice would only cost runs
         if all((c.programs, c.policy, c.params) != (s.programs, s.policy, s.params) for s in seen):
@@ -138,6 +147,21 @@ def choose(
     return cell, why
 
 
+def _same(a: TimingPlan, b: TimingPlan) -> bool:
+    return (a.programs, a.policy, a.params) == (b.programs, b.policy, b.params)
+
+
+def revert_to(
+    measured: list[tuple[TimingPlan, float]], measured_in_force: float, tolerance: float
+) -> TimingPlan | None:
+    """The best control measured so far, if the control in force measured worse than
+    ``1 + tolerance`` times it (see the module docstring); else None."""
+    if not measured:
+        return None
+    best, delay = min(measured, key=lambda m: m[1])
+    return best if measured_in_force > (1 + tolerance) * delay else None
+
+
 def act(
     net: RoadNet,
     base: TimingPlan,
@@ -154,11 +178,15 @@ def act(
     errors: list[float],
     tolerance: float,
     min_margin: float,
+    measured: list[tuple[TimingPlan, float]] | None = None,
 ) -> tuple[TimingPlan, dict[str, Any]]:
-    """One act: candidates, optimiser, the safety rule. Returns the control to apply and
-    the record of what was tried."""
+    """One act: candidates, optimiser, the safety rule, and the measured record
+    (``measured``: every control SUMO ran so far with the mean delay it measured; the
+    control in force is among them). Returns the control to apply and the record of what
+    was tried."""
     flows = movement_flows(net, routes, rates)
-    plans = candidates(net, base, policies, flows, n_retimings, rnd)
+    before = [p for p, _ in measured or []]
+    plans = candidates(net, base, policies, flows, n_retimings, rnd, before)
     runs = evaluate(plans)
     table = summarise(runs, plans, 0, OBJECTIVE)
     if trials > 0:
@@ -171,6 +199,12 @@ def act(
         table = summarise(runs, plans, 0, OBJECTIVE)
     margin = trust_margin(errors, min_margin)
     cell, why = choose(table, measured_in_force, margin, tolerance)
+    back = revert_to(measured or [], measured_in_force, tolerance)
+    why["reverted_to"] = None
+    if back is not None:
+        cell = next(i for i, p in enumerate(plans) if _same(p, back))
+        why["reverted_to"] = back.label
+        why["kept_in_force"] = False
     chosen = plans[cell]
     row = table[table.cell == cell].iloc[0]
     record = {

@@ -86,6 +86,9 @@ class CityMachine:
         #: force, and its calibrated fits (what the act verb's trust margin is made of)
         self.errors: list[float] = []
         self.measured_in_force = float("nan")
+        #: every control SUMO ran, with the mean delay it measured (the act verb goes
+        #: back to the best of them when exploration went wrong)
+        self.measured: list[tuple[TimingPlan, float]] = []
 
     # -- checkpoint (``parallel run --resume``) ---------------------------------------
     def state(self) -> dict[str, Any]:
@@ -112,6 +115,7 @@ class CityMachine:
             "measured_in_force": self.measured_in_force,
             "observed": observed,
             "n_observed": self.n_observed,
+            "measured": [{"plan": p.to_json(), "mean_delay_s": d} for p, d in self.measured],
         }
 
     def restore(self, state: dict[str, Any]) -> None:
@@ -132,6 +136,13 @@ class CityMachine:
             for o in state["observed"]
         ]  # fmt: skip
         self.n_observed = int(state["n_observed"])
+        self.measured = [
+            (
+                TimingPlan.from_json(m["plan"]),
+                nan if m["mean_delay_s"] is None else float(m["mean_delay_s"]),
+            )
+            for m in state["measured"]
+        ]
 
     # -- helpers -------------------------------------------------------------------
     def _save(self, obs: Observation, stem: str) -> None:
@@ -167,6 +178,7 @@ class CityMachine:
     def observe(self, rnd: int) -> Observation:
         obs = self.actual_world.observe(self.plan, stream(self.sc.seed, Stage.ACTUAL, rnd))
         self._save(obs, f"round{rnd + 1}.actual")
+        self.measured.append((self.plan, float(obs.kpis[OBJECTIVE])))
         if self.twin is None:  # round 1: demand from the counts, behaviour from the prior
             assert obs.probes is not None
             demand = estimate(
@@ -256,6 +268,7 @@ class CityMachine:
             errors=self.errors,
             tolerance=loop.tolerance,
             min_margin=loop.min_margin,
+            measured=self.measured,
         )
         record["trust"]["errors_so_far"] = list(self.errors)
         self.plan = chosen

@@ -54,8 +54,16 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
         console.print(
             f"[green]ok[/green] {args.scenario}: city scenario '{c.name}' on {scfg.net_file.name}: "
             f"{len(net.edges)} edges, {len(net.movements)} movements, {len(net.programs)} "
-            f"traffic lights; hour {scfg.begin_s:.0f}-{scfg.end_s:.0f} s; {detail}"
+            f"traffic lights ({_program_types(net)}); hour {scfg.begin_s:.0f}-"
+            f"{scfg.end_s:.0f} s; {detail}"
         )
+        odd = sorted({p.type for p in net.programs.values()} - {"static", "actuated"})
+        if odd:
+            console.print(
+                f"note: programs of type {', '.join(odd)} run in both worlds as fixed-time "
+                "copies of their phases (only static and actuated programs are run as the "
+                "network defines them)"
+            )
         return 0
     if is_gan_scenario(args.scenario):
         g = load_gan(args.scenario)
@@ -79,6 +87,14 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
         f"{sc.loop.rounds} rounds"
     )
     return 0
+
+
+def _program_types(net: Any) -> str:
+    """'8 static', '3 static, 2 actuated': what the network's lights run."""
+    from collections import Counter
+
+    kinds = Counter(p.type for p in net.programs.values())
+    return ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "none"
 
 
 def _summary_screen(console: Console, folder: Any, summary: dict[str, Any]) -> None:

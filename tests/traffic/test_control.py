@@ -25,7 +25,7 @@ from parallel.traffic.control import (
 from parallel.traffic.demand import RouteDemand
 from parallel.traffic.network import read_net
 from parallel.traffic.timing import ProgramTiming, incumbent, tls_xml
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_cli
 
 pytest.importorskip("sumolib")
 C1 = ROOT / "scenarios" / "data" / "resco" / "cologne1"
@@ -218,3 +218,14 @@ def test_a_network_s_own_actuated_programs_are_its_incumbent(tmp_path: Path) -> 
     b = world.observe(fixed, seed, tmp_path / "fixed")
     assert 'type="actuated"' in (tmp_path / "own" / "plan.add.xml").read_text()
     assert a.kpis["mean_delay_s"] != b.kpis["mean_delay_s"]
+
+    # `validate` says what the lights run, and names a type that runs as a fixed copy
+    scenario = tmp_path / "c1.yaml"
+    scenario.write_text("name: c1\nsumo: {config: c1/cologne1.sumocfg}\n")
+    res = run_cli("validate", str(scenario))
+    assert res.returncode == 0 and "(1 actuated)" in res.stdout and "note:" not in res.stdout
+    netfile.write_text(netfile.read_text().replace('type="actuated"', 'type="delay_based"'))
+    res = run_cli("validate", str(scenario))
+    assert (
+        "(1 delay_based)" in res.stdout and "delay_based run in both worlds as fixed" in res.stdout
+    )

@@ -279,6 +279,52 @@ def phase_lanes(net: RoadNet, tls: str) -> list[PhaseLanes]:
     return out
 
 
+def detector_lanes(net: RoadNet, tls: str) -> dict[int, list[tuple[int, int]]]:
+    """Per green phase of ``tls``, the incoming lanes whose detectors extend it, chosen as
+    SUMO's actuated lights choose them (``MSActuatedTrafficLightLogic::init``): a lane's
+    detector serves a phase only if every link from that lane may go in it. A permissive
+    link (``g``) counts only if it is never protected, or is a turnaround, and a protected
+    link leaves the same lane in that phase, or if its edge has a single lane. A lane
+    shared with a movement that the phase holds at red extends nothing, so a green is not
+    held for traffic it does not serve."""
+    prog = net.programs[tls]
+    movs = [m for m in net.movements if m.tls == tls and m.link_indices]
+    lane_links: dict[tuple[int, int], set[int]] = {}
+    link_lanes: dict[int, set[tuple[int, int]]] = {}
+    turnaround: dict[int, bool] = {}
+    one_lane: dict[int, bool] = {}
+    for m in movs:
+        lanes = {(m.from_edge, ln) for ln in m.from_lanes}
+        for i in m.link_indices:
+            link_lanes.setdefault(i, set()).update(lanes)
+            turnaround[i] = turnaround.get(i, True) and m.direction == "t"
+            one_lane[i] = net.edges[m.from_edge].lanes == 1
+        for x in lanes:
+            lane_links.setdefault(x, set()).update(m.link_indices)
+    never_major = {
+        i
+        for i in link_lanes
+        if not any(i < len(p.state) and p.state[i] == "G" for p in prog.phases)
+    }
+
+    def may_go(i: int, st: str) -> bool:
+        c = st[i] if i < len(st) else "r"
+        if c == "G":
+            return True
+        if c != "g":
+            return False
+        major_here = any(
+            st[j] == "G" and link_lanes.get(j, set()) & link_lanes[i] for j in range(len(st))
+        )
+        return ((i in never_major or turnaround[i]) and major_here) or one_lane[i]
+
+    out: dict[int, list[tuple[int, int]]] = {}
+    for k in prog.green_phases:
+        st = prog.phases[k].state
+        out[k] = sorted(x for x, links in lane_links.items() if all(may_go(i, st) for i in links))
+    return out
+
+
 def amber(current: str, nxt: str) -> str:
     """The amber state between two signal states: every link that loses its green shows
     ``y``; the others keep their colour."""

@@ -229,3 +229,31 @@ def test_a_network_s_own_actuated_programs_are_its_incumbent(tmp_path: Path) -> 
     assert (
         "(1 delay_based)" in res.stdout and "delay_based run in both worlds as fixed" in res.stdout
     )
+
+
+def test_actuated_detectors_are_the_lanes_sumo_would_use(net) -> None:  # type: ignore[no-untyped-def]
+    """A lane's detector extends a green only if every link from the lane may go in it
+    (SUMO's rule): a lane shared with a movement the phase holds at red is left out,
+    which the phase's own movements' lanes are not."""
+    from parallel.traffic.control import detector_lanes, phase_lanes
+
+    tls = next(iter(net.programs))
+    state = {k: net.programs[tls].phases[k].state for k in net.programs[tls].green_phases}
+    chosen = detector_lanes(net, tls)
+    every = {g.phase: set(g.incoming) for g in phase_lanes(net, tls)}
+
+    def links(x: tuple[int, int]) -> set[int]:
+        return {i for m in net.movements
+                if m.tls == tls and m.from_edge == x[0] and x[1] in m.from_lanes
+                for i in m.link_indices}  # fmt: skip
+
+    left_out = 0
+    for k, lanes in chosen.items():
+        assert set(lanes) <= every[k]
+        for x in lanes:  # a chosen lane's links all go in phase k
+            assert all(state[k][i] in "Gg" for i in links(x))
+        for x in every[k] - set(lanes):
+            # some link from a left-out lane is red, or an unprotected minor, in phase k
+            assert any(state[k][i] != "G" for i in links(x))
+            left_out += 1
+    assert left_out > 0  # cologne1 shares lanes between its phases' movements

@@ -351,10 +351,16 @@ def test_an_edge_mean_speed_is_distance_over_time_as_sumo_reports_it() -> None:
 
 
 def test_an_actuated_green_holds_while_a_queue_stands_on_its_detector() -> None:
-    """SUMO's loop sits DETECTOR_GAP_S at the speed limit before the stop line and reports
-    no gap while a vehicle stands on it: a queue that reaches back to it holds the green,
+    """SUMO's loop sits DETECTOR_GAP_S at the speed limit before the stop line, or nearer
+    where the shortest green (5 s here) would not clear the cars between it and the line
+    (MSActuatedTrafficLightLogic: (5 / 1.9 + 0.5) cars of 7.5 m, 23.5 m), and reports no
+    gap while a vehicle stands on it: a queue that reaches back to it holds the green,
     however slowly it discharges; a shorter one leaves the last detection's time."""
-    from parallel.traffic.artificial.lights import DETECTOR_GAP_S
+    from parallel.traffic.artificial.lights import (
+        DETECTOR_GAP_S,
+        SUMO_CAR_WITH_GAP_M,
+        SUMO_PASSING_TIME_S,
+    )
     from parallel.traffic.artificial.meso import _Meso
     from parallel.traffic.control import make_control
 
@@ -364,7 +370,9 @@ def test_an_actuated_green_holds_while_a_queue_stands_on_its_detector() -> None:
         params = MesoParams(jam_spacing_m=7.0)
         world = _Meso(net, plan, DEMAND, params, HOUR, np.random.SeedSequence(1))
         lane = world.edge_lanes[1][0]
-        reach = min(DETECTOR_GAP_S * 13.9, mid_m)
+        reach = min(
+            DETECTOR_GAP_S * 13.9, (5 / SUMO_PASSING_TIME_S + 0.5) * SUMO_CAR_WITH_GAP_M, mid_m
+        )
         assert world.detector_m[lane] == pytest.approx(reach)
         world.env.run(until=100.0)
         world.seen[lane] = 40.0

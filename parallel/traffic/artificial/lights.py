@@ -13,10 +13,11 @@ from collections import deque
 from collections.abc import Generator, Iterable
 from typing import Any
 
+import numpy as np
 import simpy
 
 from parallel.traffic.artificial.params import Horizon, MesoParams
-from parallel.traffic.control import MaxPressure, phase_lanes
+from parallel.traffic.control import MaxPressure, detector_lanes
 from parallel.traffic.network import RoadNet
 from parallel.traffic.timing import (
     SUMO_MAX_GAP_S,
@@ -29,6 +30,10 @@ from parallel.traffic.timing import (
 #: SUMO's actuated lights detect vehicles this many seconds of travel at the speed limit
 #: before the stop line (its ``detector-gap`` default)
 DETECTOR_GAP_S = 2.0
+#: SUMO's ``passing-time`` default: how long a car takes to pass a detector in a queue
+SUMO_PASSING_TIME_S = 1.9
+#: the car length with gap that SUMO places its actuated detectors by, m
+SUMO_CAR_WITH_GAP_M = 7.5
 
 
 class Lights:
@@ -42,6 +47,10 @@ class Lights:
     queues: list[deque[Any]]
     #: per lane: when a vehicle last reached or left its stop line
     seen: list[float]
+    #: per lane: its edge; per edge: its speed limit (m/s) and length (m)
+    lane_edge: list[int]
+    speed: list[float]
+    length: list[float]
     #: per lane: how far before the stop line an actuated light detects (m)
     detector_m: list[float]
     #: (edge index, SUMO lane index) -> the world's lane index
@@ -71,7 +80,8 @@ class Lights:
                 ph = phases(prog, timing)
                 bounds = [green_bounds(plan, p) for p in ph]
                 gap = plan.settings.get("max_gap_s", SUMO_MAX_GAP_S)
-                self.env.process(self._actuated(tls, ph, bounds, gap))
+                lanes = self._detectors(tls, bounds)
+                self.env.process(self._actuated(tls, ph, bounds, gap, lanes))
             else:
                 self.env.process(self._controller(tls, phases(prog, timing), timing.offset_s))
 
@@ -109,16 +119,40 @@ class Lights:
         if ev.callbacks:  # someone waits for this light: wake them (else spare the event)
             ev.succeed()
 
+    def _detectors(self, tls: str, bounds: list[tuple[float, float]]) -> dict[int, list[int]]:
+        """The world's lanes whose detectors extend each green of ``tls`` (SUMO's choice,
+        :func:`~parallel.traffic.control.detector_lanes`), and where each detector lies:
+        ``DETECTOR_GAP_S`` of travel before the stop line, but near enough that the
+        shortest green lets the vehicles between it and the line pass (SUMO: the shortest
+        green over its passing time, plus half a car, in cars of 7.5 m)."""
+        chosen = detector_lanes(self.net, tls)
+        shortest: dict[int, float] = {}
+        for k, keys in chosen.items():
+            for x in keys:
+                if x in self.lane_id and bounds[k][0] < bounds[k][1]:  # an actuated green
+                    lane = self.lane_id[x]
+                    shortest[lane] = min(shortest.get(lane, np.inf), bounds[k][0])
+        for lane, lo in shortest.items():
+            e = self.lane_edge[lane]
+            reach = (lo / SUMO_PASSING_TIME_S + 0.5) * SUMO_CAR_WITH_GAP_M
+            self.detector_m[lane] = min(DETECTOR_GAP_S * self.speed[e], reach, self.length[e])
+        return {
+            k: [self.lane_id[x] for x in keys if x in self.lane_id] for k, keys in chosen.items()
+        }
+
     def _actuated(
-        self, tls: str, ph: list[Any], bounds: list[tuple[float, float]], gap: float
+        self,
+        tls: str,
+        ph: list[Any],
+        bounds: list[tuple[float, float]],
+        gap: float,
+        lanes: dict[int, list[int]],
     ) -> Generator:
         """SUMO's gap-based actuation on this world's lanes: phases in program order; a
         green holds its shortest duration (``bounds[k]``), then goes on while a vehicle
-        was over one of its lanes' detectors within ``gap`` (:meth:`_last_detection`), up
-        to its longest."""
+        was over one of its detectors (``lanes[k]``) within ``gap``
+        (:meth:`_last_detection`), up to its longest."""
         env = self.env
-        lanes = {g.phase: [self.lane_id[x] for x in g.incoming if x in self.lane_id]
-                 for g in phase_lanes(self.net, tls)}  # fmt: skip
         k = 0
         while True:
             p = ph[k]

@@ -125,7 +125,8 @@ class _Meso(Lights):
         self.length = [e.length_m for e in net.edges]
         self.speed = [e.speed_mps for e in net.edges]
         # the actuated lights' detectors: DETECTOR_GAP_S at the speed limit before the
-        # stop line, on the lane's own edge
+        # stop line, on the lane's own edge (an actuated light moves its own nearer:
+        # Lights._detectors)
         self.detector_m = [
             min(DETECTOR_GAP_S * self.speed[e], self.length[e]) for e in self.lane_edge
         ]

@@ -81,7 +81,7 @@ def candidates(
     out += measured or []
     seen: list[TimingPlan] = []
     for c in out:  # the same control twice would only cost runs
-        if all((c.programs, c.policy, c.params) != (s.programs, s.policy, s.params) for s in seen):
+        if not any(_same(c, s) for s in seen):
             check_control(net, c, flows)  # never run, let alone apply, a deadlock
             seen.append(c)
     return seen

@@ -158,12 +158,15 @@ def _run_in(
     return folder, summary
 
 
-def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
-    if not isinstance(d, dict):
-        return {prefix.rstrip("."): d}
+def flat_keys(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested settings as dotted keys, so that a mismatch names the very field (the resume
+    checks of `parallel run` and `parallel fidelity` both use it)."""
     out: dict[str, Any] = {}
     for k, v in d.items():
-        out.update(_flat(v, f"{prefix}{k}."))
+        if isinstance(v, dict):
+            out.update(flat_keys(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
     return out
 
 
@@ -188,8 +191,8 @@ def resumable(run_dir: Path, resolved_yaml: str) -> dict[str, Any]:
             f"{what}: no round of that run finished (or its scenario kind keeps no "
             "checkpoint: only city scenarios do); run the scenario again without --resume"
         )
-    old = _flat(yaml.safe_load((run_dir / RESOLVED).read_text()))
-    new = _flat(yaml.safe_load(resolved_yaml))
+    old = flat_keys(yaml.safe_load((run_dir / RESOLVED).read_text()))
+    new = flat_keys(yaml.safe_load(resolved_yaml))
     differ = sorted(
         k for k in old.keys() | new.keys()
         if not k.startswith("executor.") and old.get(k) != new.get(k)

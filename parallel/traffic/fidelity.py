@@ -32,6 +32,7 @@ from scipy import stats
 from parallel.core.errors import UserInputError
 from parallel.core.executors import Executor
 from parallel.core.runfolder import atomic_write, dumps
+from parallel.core.runner import flat_keys
 from parallel.core.seeds import Stage, rng, stream
 from parallel.metrics.c2st import C2STConfig, c2st
 from parallel.traffic.actual.sumo_net import SumoConfig, SumoNetWorld, read_sumocfg
@@ -121,17 +122,6 @@ def _kept(task: _Task) -> tuple[str, int, int, Observation, float] | None:
     return task.world, task.plan_index, task.rep, obs, float(rec["wall_s"])
 
 
-def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested settings as dotted keys, so that a mismatch names the very field."""
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flat(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
-
-
 def _state(sc: CityScenario, reps: int, plans: list[TimingPlan]) -> dict[str, Any]:
     """What a resumed call must share with the call it continues (any executor will do:
     the same seeds give the same figures on every one)."""
@@ -158,7 +148,7 @@ def _check_resume(out: Path, state: dict[str, Any], resume: bool) -> None:
             f"--resume {out}: no interrupted fidelity run there ({STATE} is missing); "
             "give the --out folder of the run to continue, or drop --resume"
         )
-    old, new = _flat(json.loads(path.read_text())), _flat(json.loads(dumps(state)))
+    old, new = flat_keys(json.loads(path.read_text())), flat_keys(json.loads(dumps(state)))
     diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
     if diff:
         raise UserInputError(

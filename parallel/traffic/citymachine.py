@@ -230,7 +230,7 @@ class CityMachine:
             self.net,
             self.horizon,
             window,
-            lambda k, n: self.progress("calibrate", k, n),
+            self.progress,
             self.executor,
         )
         self.twin = twin

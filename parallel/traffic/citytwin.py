@@ -235,11 +235,15 @@ def learn(
     net: RoadNet,
     horizon: Horizon,
     observed: list[tuple[TimingPlan, Observation]],
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
     executor: Executor | None = None,
 ) -> CityTwin:
     """Demand from the latest counts and probes, then behaviour calibrated against every
-    observation given (the adapt verb); the calibration's runs go to ``executor``."""
+    observation given (the adapt verb); the calibration's runs go to ``executor``.
+    ``progress(what, k, n)`` hears "estimate demand" (0 of 1, then 1 of 1: on a large
+    city it takes a while) and then "calibrate" (runs so far of the budget)."""
+    say = progress or (lambda what, k, n: None)
+    say("estimate demand", 0, 1)
     latest = observed[-1][1]
     if latest.probes is None:
         raise ValueError("the observation has no probe vehicles to learn routes from")
@@ -254,6 +258,9 @@ def learn(
         None if det == "all" else list(det),
         per_interval=sc.calibration.demand_per_interval,
     )
+    say("estimate demand", 1, 1)
     prior = MesoParams(**sc.artificial.params.model_dump())
     twin = CityTwin(net, horizon, demand, prior)
-    return calibrate(twin, observed, sc.calibration, sc.seed, progress, executor)
+    return calibrate(
+        twin, observed, sc.calibration, sc.seed, lambda k, n: say("calibrate", k, n), executor
+    )

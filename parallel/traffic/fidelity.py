@@ -214,7 +214,7 @@ def run_fidelity(
     say("observe (SUMO) to calibrate on", k_obs, k_obs)
     observed = calib[0][1]
     t0 = time.perf_counter()
-    twin = learn(sc, net, horizon, calib, lambda k, n: say("calibrate", k, n), executor)
+    twin = learn(sc, net, horizon, calib, say, executor)
     learn_s = time.perf_counter() - t0
     if more_plans is not None:
         design_plans = [*design_plans, *more_plans(twin)]

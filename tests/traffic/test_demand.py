@@ -7,8 +7,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import sparse
 
 from parallel.core.errors import DataError
+from parallel.traffic import demand
 from parallel.traffic.demand import RouteDemand, candidate_routes, entries_and_exits, estimate
 from parallel.traffic.network import read_net
 from tests.conftest import ROOT
@@ -153,3 +155,36 @@ def test_an_edge_where_trips_start_gets_its_counted_flow() -> None:
     counted = 4.0 * float(det.loc[det["link"] == start, "count"].iloc[0])
     assert d.info["short_edges"] >= 1
     assert through == pytest.approx(counted, rel=0.2)
+
+
+def test_a_large_fit_reaches_the_bounded_least_squares_answer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Above LARGE_FIT routes the flows come from L-BFGS-B (seconds where lsq_linear took
+    minutes on a 144-signal city); on the same problem it must reach lsq_linear's
+    objective and flows, with every flow non-negative."""
+    rng = np.random.default_rng(5)
+    n_edges, n_routes = 60, 400
+    cols = [rng.choice(n_edges, size=rng.integers(2, 8), replace=False) for _ in range(n_routes)]
+    rows = np.concatenate(cols)
+    a = sparse.csr_matrix(
+        (np.ones(len(rows)), (rows, np.repeat(np.arange(n_routes), [len(c) for c in cols]))),
+        (n_edges, n_routes),
+    )
+    truth = rng.gamma(0.5, 20.0, n_routes) * (rng.random(n_routes) < 0.5)
+    counts = rng.poisson(a @ truth).astype(float)
+    prior = np.where(rng.random(n_routes) < 0.3, truth, 0.0)
+
+    small = demand._fit(a, counts, prior, 0.3)  # lsq_linear: 400 routes <= LARGE_FIT
+
+    def objective(x: np.ndarray) -> float:
+        w = 1.0 / np.sqrt(np.maximum(counts, 10.0))
+        sigma = np.sqrt(np.maximum(prior, 10.0))
+        return float(np.sum((w * (a @ x - counts)) ** 2) + 0.3 * np.sum(((x - prior) / sigma) ** 2))
+
+    monkeypatch.setattr(demand, "LARGE_FIT", 100)  # the same problem, the large path
+    large = demand._fit(a, counts, prior, 0.3)
+    assert (large >= 0).all()
+    assert objective(large) <= objective(small) * (1 + 1e-7)
+    assert np.abs(large - small).max() < 0.01 * max(small.max(), 1.0)
+    assert np.abs(a @ large - a @ small).max() < 0.01

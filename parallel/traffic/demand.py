@@ -10,7 +10,8 @@ their routes. The trip file that drives SUMO is hidden truth; nothing here reads
    that no probe crossed can still carry flow; a counted edge that the first fit leaves
    well short of its count (trips start and end inside the network too) then becomes a
    source and a sink of such paths, and the flows are fitted again;
-2. route flows ``x >= 0`` (veh/h) by bounded least squares (``scipy.optimize.lsq_linear``):
+2. route flows ``x >= 0`` (veh/h) by bounded least squares (``scipy.optimize.lsq_linear``;
+   scipy's L-BFGS-B on the same objective above :data:`LARGE_FIT` candidate routes):
    counted edges should carry their counted flow (rows weighted 1/sqrt(count), as GEH
    weighs errors), and each flow is pulled gently toward its probe prior
    (probe vehicles / probe share) so that the solution is the one the probes support;
@@ -193,7 +194,7 @@ def _fit_large(lhs: sparse.csr_matrix, rhs: np.ndarray, x0: np.ndarray) -> np.nd
     144-signal grid: 300 probe origins and as many destinations) gives 80k candidate
     routes, and ``lsq_linear``'s trust-region iterations, each an LSMR solve to
     convergence, took 320 s for one fit there; L-BFGS-B, two sparse products per step,
-    reached the same objective (to 1e-11 relative; flows within 2e-4 veh/h) in 13 s. Below
+    reached the same objective (to 2e-11 relative; flows within 2e-4 veh/h) in 13 s. Below
     :data:`LARGE_FIT` routes ``lsq_linear`` takes about a second and stays, so the shipped
     scenarios' demand, and every figure measured on it, is unchanged."""
     lhs_t = lhs.T.tocsr()

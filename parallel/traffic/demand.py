@@ -30,7 +30,6 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 from scipy import optimize, sparse
-from scipy.optimize import lsq_linear
 
 from parallel.core.errors import DataError
 from parallel.traffic.judge import geh
@@ -166,6 +165,10 @@ def _profile(net: RoadNet, counts: pd.DataFrame, n_int: int, interval_s: float) 
     return smooth / smooth.mean()
 
 
+#: routes above which :func:`_fit` minimises by L-BFGS-B instead of ``lsq_linear``
+LARGE_FIT = 5000
+
+
 def _fit(a: sparse.csr_matrix, c: np.ndarray, prior: np.ndarray, prior_weight: float) -> np.ndarray:
     """Flows x >= 0 with ``a @ x`` near the counted flows ``c`` (rows weighted
     1/sqrt(count), as GEH weighs errors) and x near ``prior``.
@@ -179,12 +182,10 @@ def _fit(a: sparse.csr_matrix, c: np.ndarray, prior: np.ndarray, prior_weight: f
     rhs = np.concatenate([c * w, np.sqrt(prior_weight) * prior / sigma])
     if a.shape[1] > LARGE_FIT:
         return _fit_large(lhs.tocsr(), rhs, prior)
-    sol = lsq_linear(lhs.tocsr(), rhs, bounds=(0.0, np.inf), lsq_solver="lsmr", max_iter=500)
+    sol = optimize.lsq_linear(
+        lhs.tocsr(), rhs, bounds=(0.0, np.inf), lsq_solver="lsmr", max_iter=500
+    )
     return np.maximum(sol.x, 0.0)
-
-
-#: routes above which :func:`_fit` minimises by L-BFGS-B instead of ``lsq_linear``
-LARGE_FIT = 5000
 
 
 def _fit_large(lhs: sparse.csr_matrix, rhs: np.ndarray, x0: np.ndarray) -> np.ndarray:
@@ -193,7 +194,7 @@ def _fit_large(lhs: sparse.csr_matrix, rhs: np.ndarray, x0: np.ndarray) -> np.nd
     Why: a city whose trips start and end all over it (a randomTrips demand on a
     144-signal grid: 300 probe origins and as many destinations) gives 80k candidate
     routes, and ``lsq_linear``'s trust-region iterations, each an LSMR solve to
-    convergence, took 320 s for one fit there; L-BFGS-B, two sparse products per step,
+    convergence, took 323 s for one fit there; L-BFGS-B, two sparse products per step,
     reached the same objective (to 2e-11 relative; flows within 2e-4 veh/h) in 13 s. Below
     :data:`LARGE_FIT` routes ``lsq_linear`` takes about a second and stays, so the shipped
     scenarios' demand, and every figure measured on it, is unchanged."""

@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from benchmarks._common import write_result
+from benchmarks._common import RESULTS, write_result
 from parallel.core.executors import make_executor
 from parallel.traffic.actual.sumo import binary
 from parallel.traffic.actual.sumo_net import read_sumocfg
@@ -175,15 +175,39 @@ def verdict(name: str, fid: dict, runs: list[dict]) -> dict[str, Any]:
     }
 
 
+def kept_networks(fresh: list[str]) -> dict[str, Any]:
+    """The entries of the existing ``control.json`` for networks not in ``fresh``, each
+    with ``measured_at`` (its revision and time), so a reader sees which ran when."""
+    path = RESULTS / "control.json"
+    if not path.exists():
+        return {}
+    old = json.loads(path.read_text())
+    stamp = {"git_revision": old.get("git_revision"), "when_utc": old.get("when_utc")}
+    out = {}
+    for name, entry in old.get("networks", {}).items():
+        if name not in fresh:
+            out[name] = {**entry, "measured_at": entry.get("measured_at", stamp)}
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--networks", nargs="+", default=["cologne8", "ingolstadt7", "sumo_grid"])
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument(
+        "--keep-others",
+        action="store_true",
+        help="keep the other networks' entries of the existing control.json (each marked "
+        "with the revision that measured it): re-measure one network after a change that "
+        "leaves the others as they were",
+    )
     args = ap.parse_args()
     t0 = time.perf_counter()
     result: dict[str, Any] = {"seeds": args.seeds, "reps": args.reps, "networks": {}}
+    if args.keep_others:
+        result["networks"] = kept_networks(args.networks)
     with tempfile.TemporaryDirectory(prefix="control-") as d:
         tmp = Path(d)
         for name in args.networks:

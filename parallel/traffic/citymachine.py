@@ -186,6 +186,7 @@ class CityMachine:
                 self.horizon.duration_s, self.horizon.interval_s,
                 None if (det := self.sc.observation.detectors) == "all" else list(det),
                 per_interval=self.sc.calibration.demand_per_interval,
+                interior_ends=self.sc.calibration.demand_interior_ends,
             )  # fmt: skip
             prior = MesoParams(**self.sc.artificial.params.model_dump())
             self.twin = CityTwin(self.net, self.horizon, demand, prior)

@@ -257,6 +257,7 @@ def learn(
         horizon.interval_s,
         None if det == "all" else list(det),
         per_interval=sc.calibration.demand_per_interval,
+        interior_ends=sc.calibration.demand_interior_ends,
     )
     say("estimate demand", 1, 1)
     prior = MesoParams(**sc.artificial.params.model_dump())

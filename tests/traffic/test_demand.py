@@ -188,3 +188,43 @@ def test_a_large_fit_reaches_the_bounded_least_squares_answer(
     assert objective(large) <= objective(small) * (1 + 1e-7)
     assert np.abs(large - small).max() < 0.01 * max(small.max(), 1.0)
     assert np.abs(a @ large - a @ small).max() < 0.01
+
+
+def test_trips_that_start_inside_follow_the_probes_not_the_counts() -> None:
+    """Counts cannot tell a trip that starts on an interior edge from one that drives onto
+    it. With the probes' trip ends as rows of their own (entries and exits excluded: their
+    departures are their counts), the estimate starts as many trips on each interior edge
+    as the probes say, within their sampling error."""
+    net = read_net(RESCO / "cologne8" / "cologne8.net.xml")
+    entries, exits = entries_and_exits(net)
+    inner = [e for e in range(len(net.edges)) if e not in entries][::7][:6]
+    routes = [r for e in inner for r in candidate_routes(net, sources={e}) if r[0] == e][::5]
+    routes += candidate_routes(net)[::50][:6]
+    det, probes = _observation(net, routes, [320.0] * len(routes), 4)
+    probe_routes = demand.parse_probes(net, probes, "probes")
+    ends = demand._end_rows(net, list(dict.fromkeys(probe_routes)), probe_routes, 0.2, 0.25)
+    starts = {r[0] for r in probe_routes} - set(entries)
+    stops = {r[-1] for r in probe_routes} - set(exits)
+    assert ends.rows.shape[0] == len(starts) + len(stops) > 0
+    assert (ends.weight > 0).all() and ends.target.min() >= 1 / 0.2 / 0.25
+
+    def started_inside(d: RouteDemand) -> dict[int, float]:
+        out: dict[int, float] = {}
+        for r, x in zip(d.routes, d.rates_veh_h):
+            if r[0] not in entries:
+                out[r[0]] = out.get(r[0], 0.0) + float(x)
+        return out
+
+    fitted = estimate(net, det, probes, 0.2, 900.0, 900.0)
+    assert fitted.info["interior_end_rows"] == len(starts) + len(stops)
+    with_rows = started_inside(fitted)
+    without = started_inside(estimate(net, det, probes, 0.2, 900.0, 900.0, interior_ends=False))
+    said = {e: sum(r[0] == e for r in probe_routes) / 0.2 / 0.25 for e in starts}
+    se = {e: np.sqrt(n * 0.8) / 0.2 / 0.25 for e, n in
+          ((e, sum(r[0] == e for r in probe_routes)) for e in starts)}  # fmt: skip
+    gap_with = sum(abs(with_rows.get(e, 0.0) - said[e]) for e in starts)
+    gap_without = sum(abs(without.get(e, 0.0) - said[e]) for e in starts)
+    assert gap_with < gap_without
+    assert all(abs(with_rows.get(e, 0.0) - said[e]) < 3 * se[e] for e in starts)
+    # trips from anywhere else than the probes' interior origins stay within the counts
+    assert sum(with_rows.values()) == pytest.approx(sum(said.values()), rel=0.25)

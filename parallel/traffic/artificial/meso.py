@@ -96,6 +96,10 @@ class _Meso(Lights):
             params.critical_gap_s if mv.tls is not None else params.minor_gap_s
             for mv in net.movements
         ]
+        # per movement, looked up for every vehicle at every stop line: whether it has
+        # streams to yield to, and whether it is a minor one where no light rules
+        self.has_foes = [bool(mv.yields_to) for mv in net.movements]
+        self.minor = [mv.state not in "MO" for mv in net.movements]
         self.teleports = 0
         self.s_dep, self.s_speed = children(seed, 2)
         self.tally = Tally(self.env, net, demand.routes, horizon.duration_s, horizon.interval_s)
@@ -266,8 +270,7 @@ class _Meso(Lights):
         c = self._colour(m)
         if c == "r":
             return -1
-        mv = self.net.movements[m]
-        yields = mv.yields_to and (c == "g" or (c == "-" and mv.state not in "MO"))
+        yields = self.has_foes[m] and (c == "g" or (c == "-" and self.minor[m]))
         if yields and not self._may_pass(m):
             return -1
         target = self._pick(opts)
@@ -278,7 +281,7 @@ class _Meso(Lights):
         self.occ[target] += 1
         self._free(lane)
         self.last_pass[m] = now
-        self.busy[lane] = now + self._headway(bool(yields))
+        self.busy[lane] = now + self._headway(yields)
         return target
 
     def _release(self, entry: _Queued, lane: int, target: int) -> None:
@@ -322,6 +325,7 @@ class _Meso(Lights):
         timeout = env.timeout  # bound once: SimPy builds the bound method on every access
         occ, cap, queues, idle_ev = self.occ, self.lane_cap, self.queues, self.idle
         length, speed, crossed = self.length, self.speed, self.tally.crossed
+        seen, busy, pass_now, halts = self.seen, self.busy, self._pass_now, self.halts
         route = self.demand.routes[r]
         movs = self.demand_movements[r]
         lanes = self.route_lanes[r]
@@ -347,9 +351,9 @@ class _Meso(Lights):
             t_q = env.now
             nxt = route[k + 1]
             drive = length[nxt] / (speed[nxt] * factor)
-            self.seen[lane] = t_q
-            if not queues[lane] and idle_ev[lane] is not None and t_q >= self.busy[lane]:
-                target = self._pass_now(lane, m, opts)
+            seen[lane] = t_q
+            if not queues[lane] and idle_ev[lane] is not None and t_q >= busy[lane]:
+                target = pass_now(lane, m, opts)
                 if target >= 0:  # nothing to wait for: no events for the lane's server
                     crossed(e, t_link, t_q)
                     lane, t_link = target, t_q
@@ -363,7 +367,7 @@ class _Meso(Lights):
                 idle.succeed()
             # joining a queue is a stop (its tail stands until the start wave reaches it);
             # each later halt of the queue is another
-            h0 = self.halts[lane]
+            h0 = halts[lane]
             # the server wakes this process at the end of its drive on the next edge
             # (:meth:`_release`), and says when it left and how often its queue halted
             lane, t_left, h1 = yield ev

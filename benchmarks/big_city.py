@@ -24,6 +24,7 @@ Writes ``benchmarks/results/big_city.json`` (about 9 min for 10 plans x 3 here).
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -47,8 +48,6 @@ TRIPS_SEED = 3
 
 def _random_trips() -> Path:
     """SUMO's ``tools/randomTrips.py``, from SUMO_HOME or the eclipse-sumo wheel."""
-    import os
-
     home = os.environ.get("SUMO_HOME")
     if not home:
         import sumo  # the eclipse-sumo wheel
@@ -61,20 +60,28 @@ def _random_trips() -> Path:
 
 
 def build(out: Path, size: int) -> Path:
-    """Write the city to ``out``; returns its scenario file."""
+    """Write the city to ``out`` (a new or empty folder); returns its scenario file.
+
+    SUMO's tools run inside ``out``: randomTrips validates its trips with duarouter,
+    which writes ``routes.rou.xml`` into its working folder, and nothing may land in the
+    user's own folders."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        sys.stderr.write(f"error: --export {out}: give a new or empty folder\n")
+        sys.exit(2)
     out.mkdir(parents=True, exist_ok=True)
+    out = out.resolve()
     net, trips = out / "big_city.net.xml", out / "big_city.trips.xml"
     subprocess.run(
         [binary("netgenerate"), "--grid", "--grid.number", str(size), "--grid.length", "150",
          "--grid.attach-length", "100", "--default.lanenumber", "2", "--tls.guess", "true",
          "--output-file", str(net), "--no-warnings"],
-        check=True, capture_output=True,
+        check=True, capture_output=True, cwd=out,
     )  # fmt: skip
-    env = {**__import__("os").environ, "SUMO_HOME": str(_random_trips().parent.parent)}
+    env = {**os.environ, "SUMO_HOME": str(_random_trips().parent.parent)}
     subprocess.run(
         [sys.executable, str(_random_trips()), "-n", str(net), "-o", str(trips), "-e", "3600",
          "-p", "0.6", "--seed", str(TRIPS_SEED), "--fringe-factor", "10"],
-        check=True, capture_output=True, env=env,
+        check=True, capture_output=True, env=env, cwd=out,
     )  # fmt: skip
     (out / "big_city.sumocfg").write_text(
         "<configuration>\n  <input>\n"

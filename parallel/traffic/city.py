@@ -160,8 +160,9 @@ class CityCalibration(Strict):
     with trips from anywhere to anywhere the estimate had 20% too many, too short trips
     from interior edges, and the plans ranked at tau 0.733; with these rows 0.867, and
     cologne8 ranks at 0.911 / 0.911 / 0.778 on seeds 1-3 (0.911 / 0.822 / 0.778 without);
-    cologne3 and ingolstadt1 move within calibration's noise, both ways. Off in ingolstadt7's scenario: its calibration lands in a worse basin with them (tau
-    0.733 on every seed; benchmarks/README.md, "Trips that start inside the network")."""
+    cologne3 and ingolstadt1 move within calibration's noise, both ways. Off in
+    ingolstadt7's scenario: its calibration lands in a worse basin with them (tau 0.733 on
+    every seed; benchmarks/README.md, "Trips that start inside the network")."""
     budget: int = Field(40, ge=5, le=2000)
     """Candidate parameter sets evaluated (scipy's Nelder-Mead)."""
     replications: int = Field(2, ge=1, le=20)

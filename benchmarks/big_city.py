@@ -77,9 +77,10 @@ def build(out: Path, size: int) -> Path:
          "--output-file", str(net), "--no-warnings"],
         check=True, capture_output=True, cwd=out,
     )  # fmt: skip
-    env = {**os.environ, "SUMO_HOME": str(_random_trips().parent.parent)}
+    tool = _random_trips()
+    env = {**os.environ, "SUMO_HOME": str(tool.parent.parent)}
     subprocess.run(
-        [sys.executable, str(_random_trips()), "-n", str(net), "-o", str(trips), "-e", "3600",
+        [sys.executable, str(tool), "-n", str(net), "-o", str(trips), "-e", "3600",
          "-p", "0.6", "--seed", str(TRIPS_SEED), "--fringe-factor", "10"],
         check=True, capture_output=True, env=env, cwd=out,
     )  # fmt: skip

@@ -244,10 +244,12 @@ def _system(
         prior[index[r]] += 1.0 / max(probe_share, 1e-9) / hours
     row_of = {e: i for i, e in enumerate(rows)}
     ij = [(row_of[e], j) for j, r in enumerate(routes) for e in set(r) if e in row_of]
-    a = sparse.csr_matrix(
-        (np.ones(len(ij)), ([i for i, _ in ij], [j for _, j in ij])), (len(rows), len(routes))
-    )
-    return a, prior
+    return _incidence(ij, (len(rows), len(routes))), prior
+
+
+def _incidence(ij: list[tuple[int, int]], shape: tuple[int, int]) -> sparse.csr_matrix:
+    """A 0/1 matrix with ones at the (row, route) pairs ``ij``."""
+    return sparse.csr_matrix((np.ones(len(ij)), ([i for i, _ in ij], [j for _, j in ij])), shape)
 
 
 @dataclass(frozen=True)
@@ -287,8 +289,7 @@ def _end_rows(
     row_d = {e: len(origins) + i for i, e in enumerate(dests)}
     ij = [(row_o[r[0]], j) for j, r in enumerate(routes) if r[0] in row_o]
     ij += [(row_d[r[-1]], j) for j, r in enumerate(routes) if r[-1] in row_d]
-    shape = (len(origins) + len(dests), len(routes))
-    rows = sparse.csr_matrix((np.ones(len(ij)), ([i for i, _ in ij], [j for _, j in ij])), shape)
+    rows = _incidence(ij, (len(origins) + len(dests), len(routes)))
     n = np.array([starts[e] for e in origins] + [stops[e] for e in dests], float)
     share = max(probe_share, 1e-9)
     # all vehicles probes: the ends are exact, but a finite weight keeps LSMR well posed

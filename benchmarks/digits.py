@@ -15,10 +15,12 @@ augmentation of the same size, paired by seed.
     python -m benchmarks.digits [--seeds 5] [--per-class 10] [--steps 1000]
     python -m benchmarks.digits --per-class 5 10 20 50      # the augmentation curve
     python -m benchmarks.digits --model gaussian             # the Gaussian generator instead
+    python -m benchmarks.digits --model kernel               # its kernel estimate instead
 
 With ``--model gaussian`` the generator is `parallel train IMAGES_DIR --model gaussian`
 (:mod:`parallel.gan.gaussian`), fitted on the same small sets, and the figures go to
-``digits_gaussian.json``.
+``digits_gaussian.json``; with ``--model kernel`` (the kernel estimate around the real
+images, the same module) to ``digits_kernel.json``.
 
 Sizes already in ``benchmarks/results/digits.json`` from an earlier run with the same GAN
 settings are kept (each size records its own command, seeds and git revision), so the
@@ -69,10 +71,11 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2, help="torch threads")
     ap.add_argument(
         "--model",
-        choices=("gan", "gaussian"),
+        choices=("gan", "gaussian", "kernel"),
         default="gan",
         help="the generator: gan (`parallel train IMAGES_DIR`, writes digits.json) or gaussian "
-        "(`--model gaussian`, writes digits_gaussian.json)",
+        "(`--model gaussian`, writes digits_gaussian.json) or kernel (`--model kernel`, "
+        "writes digits_kernel.json)",
     )
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -92,8 +95,8 @@ def main() -> None:
                 base = Path(tmp) / f"n{n}s{seed}"
                 train_dir = _write(base / "train", d.images[pick], d.target[pick])
                 t0 = time.perf_counter()
-                if args.model == "gaussian":
-                    fit_gaussian(train_dir, base / "gen", size=32, seed=seed)
+                if args.model in ("gaussian", "kernel"):
+                    fit_gaussian(train_dir, base / "gen", size=32, seed=seed, model=args.model)
                 else:
                     cfg = TrainConfig(**(IMAGE_DEFAULTS | {"steps": args.steps, "seed": seed}))
                     fit_images(train_dir, base / "gen", cfg, device="cpu")
@@ -154,7 +157,7 @@ def _utility(runs: list[dict]) -> dict:
 
 
 def _save(args: argparse.Namespace, results: dict) -> None:
-    name = "digits" if args.model == "gan" else "digits_gaussian"
+    name = "digits" if args.model == "gan" else f"digits_{args.model}"
     old_path = RESULTS / f"{name}.json"
     if old_path.is_file():
         old = json.loads(old_path.read_text())
@@ -171,7 +174,7 @@ def _save(args: argparse.Namespace, results: dict) -> None:
             "data": "sklearn load_digits: 1,797 real 8x8 digits; a fixed half held out as the test set",
             "generator": "the image GAN"
             if args.model == "gan"
-            else "parallel train --model gaussian",
+            else f"parallel train --model {args.model}",
             "gan": IMAGE_DEFAULTS | {"steps": args.steps} if args.model == "gan" else None,
             "synthetic_per_class": args.synthetic_per_class,
             "ratios": args.ratios,

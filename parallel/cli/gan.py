@@ -93,7 +93,7 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
     from parallel.gan.synth import TABLE_DEFAULTS, fit_table
     from parallel.gan.tabular import read_table
 
-    if args.model == "gaussian":
+    if args.model in ("gaussian", "kernel"):
         return _train_gaussian(args, console)
     if args.model != "gan" or args.target is not None:
         _check_naive(args)
@@ -167,25 +167,26 @@ def _train_naive(args: argparse.Namespace, df: Any, console: Console) -> int:
 
 
 def _train_gaussian(args: argparse.Namespace, console: Console) -> int:
-    """``parallel train IMAGES_DIR --model gaussian``: class means and a pooled spread, no
-    training loop."""
+    """``parallel train IMAGES_DIR --model gaussian`` (class means and a pooled spread) or
+    ``--model kernel`` (the same spread around the real images): no training loop."""
     from parallel.gan.images import IMAGES, fit_gaussian
 
     if not args.data.is_dir():
         raise UserInputError(
-            f"{args.data}: --model gaussian takes an image folder (one sub-folder per class); "
+            f"{args.data}: --model {args.model} takes an image folder (one sub-folder per class); "
             "for a table use --model naive"
         )
     if args.resume or args.target is not None:
         flag = "--resume" if args.resume else "--target"
-        raise UserInputError(f"{flag}: not an option of --model gaussian; drop it")
+        raise UserInputError(f"{flag}: not an option of --model {args.model}; drop it")
     if (args.out / IMAGES).is_file():
         raise UserInputError(f"--out {args.out} already holds a generator; give a new folder")
-    meta = fit_gaussian(args.data, args.out, size=args.size, seed=args.seed or 0)
+    meta = fit_gaussian(args.data, args.out, size=args.size, seed=args.seed or 0, model=args.model)
     for note in meta["notes"]:
         console.print(f"note: {note}")
     console.print(
-        f"fitted the Gaussian image generator on {meta['images']} images of "
+        f"fitted the {'kernel' if args.model == 'kernel' else 'Gaussian'} image generator on "
+        f"{meta['images']} images of "
         f"{len(meta['classes'])} classes (shrinkage {meta['fit']['shrinkage']:.2f}); "
         f"generator in {args.out}. Next: parallel generate images --from {args.out} "
         "--per-class 1000 --out DATASET"

@@ -129,12 +129,14 @@ def _gan_commands(sub: Any) -> None:
     tr.add_argument("--size", type=int, default=32, help="image folders: 32 or 64 px")
     tr.add_argument(
         "--model",
-        choices=("gan", "naive", "gaussian"),
+        choices=("gan", "naive", "gaussian", "kernel"),
         default="gan",
         help="tables: gan (the table GAN) or naive (class-conditional, independent columns: "
         "for a few rows per class; fits in a second, needs no torch); image folders: gan "
         "(the DCGAN) or gaussian (class means, a pooled Ledoit-Wolf spread and classical "
-        "deformations: for a few images per class; fits in a second) (default gan)",
+        "deformations: for a few images per class; fits in a second) or kernel (each real "
+        "image with that spread, its pen width and two deformations: for a few images per "
+        "class and a CNN) (default gan)",
     )
     tr.add_argument(
         "--target",

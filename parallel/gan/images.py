@@ -161,9 +161,12 @@ def fit_images(
     return trainer, classes, notes
 
 
-def fit_gaussian(root: Path, out: Path, *, size: int = 32, seed: int = 0) -> dict[str, Any]:
-    """Fit the class-conditional Gaussian image generator (:mod:`parallel.gan.gaussian`)
-    on the ImageFolder ``root`` and write it to ``out``; returns what ``images.json`` says.
+def fit_gaussian(
+    root: Path, out: Path, *, size: int = 32, seed: int = 0, model: str = "gaussian"
+) -> dict[str, Any]:
+    """Fit the class-conditional Gaussian image generator (:mod:`parallel.gan.gaussian`),
+    or with ``model="kernel"`` its kernel estimate around the real images, on the
+    ImageFolder ``root`` and write it to ``out``; returns what ``images.json`` says.
 
     Raises:
         DataError: see :func:`read_image_folder`.
@@ -180,7 +183,7 @@ def fit_gaussian(root: Path, out: Path, *, size: int = 32, seed: int = 0) -> dic
         "source": str(root),
         "notes": notes,
     }
-    meta["fit"] = fit_gaussian_images(x, y, out, meta, seed)
+    meta["fit"] = fit_gaussian_images(x, y, out, meta, seed, model=model)
     return meta
 
 
@@ -188,10 +191,11 @@ class ImageSampler:
     """Draws images per class from a folder written by :func:`fit_images`."""
 
     def __init__(self, folder: Path, device: str = "cpu") -> None:
-        from parallel.gan.gaussian import WEIGHTS, GaussianDraw
+        from parallel.gan.gaussian import MODELS, WEIGHTS, GaussianDraw
 
-        gaussian = (folder / IMAGES).is_file() and read_json(folder / IMAGES).get("model") == (
-            "gaussian"
+        # `--model gaussian` or `--model kernel`: the fitted arrays, no networks
+        gaussian = (folder / IMAGES).is_file() and read_json(folder / IMAGES).get("model") in (
+            MODELS
         )
         if not (folder / IMAGES).is_file() or not (gaussian or (folder / CHECKPOINT).is_file()):
             raise DataError(
@@ -204,7 +208,7 @@ class ImageSampler:
         self.gaussian: GaussianDraw | None = None
         #: the file that holds what was learned (its hash goes into a dataset's manifest)
         self.weights = folder / (WEIGHTS if gaussian else CHECKPOINT)
-        if gaussian:  # `--model gaussian`: no networks to load
+        if gaussian:  # `--model gaussian` or `kernel`: no networks to load
             c, s = self.meta["channels"], self.meta["size"]
             self.gaussian = GaussianDraw(folder, (c, s, s))
             return

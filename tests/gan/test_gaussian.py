@@ -1,6 +1,7 @@
 """The class-conditional Gaussian image generator (`parallel train IMAGES_DIR --model
 gaussian`): its spread is Ledoit-Wolf's, its images follow their class, and the CLI path
-from a folder to a dataset."""
+from a folder to a dataset. Its kernel estimate (`--model kernel`): draws around the real
+images of their own class, with the pen width moved."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import numpy as np
 import torch
 from sklearn.covariance import LedoitWolf
 
-from parallel.gan.gaussian import GaussianDraw, fit_gaussian_images
+from parallel.gan.gaussian import GaussianDraw, fit_gaussian_images, pen_width
 from parallel.gan.images import ImageSampler, fit_gaussian
 from tests.conftest import run_cli
 from tests.gan.test_images import _folder
@@ -80,3 +81,45 @@ def test_train_gaussian_and_generate_from_the_cli(tmp_path: Path) -> None:
         res = run_cli("train", *args, "--model", "gaussian", cwd=tmp_path)
         assert res.returncode == 2 and says in res.stderr and "Traceback" not in res.stderr
     assert not (tmp_path / "g2").exists() and not (tmp_path / "g3").exists()
+
+
+def test_pen_width_thickens_or_thins_strokes_and_keeps_the_range() -> None:
+    x = torch.full((400, 1, 9, 9), -1.0)
+    x[:, :, 4, 2:7] = 1.0  # a horizontal stroke one pixel wide
+    out = pen_width(x, torch.Generator().manual_seed(0))
+    ink = (out + 1).sum(dim=(1, 2, 3)) / (x + 1).sum(dim=(1, 2, 3))
+    assert out.min() >= -1 and out.max() <= 1
+    thicker, thinner = ink > 1.05, ink < 0.95
+    # about half of the strokes thicken (up to 3 rows, 7 columns) and half thin
+    assert 150 < int(thicker.sum()) < 250 and 150 < int(thinner.sum()) < 250
+    assert float(ink.max()) <= 21 / 5 + 1e-5 and float(ink.min()) >= 0
+
+
+def test_kernel_draws_stay_near_their_own_class_images(tmp_path: Path) -> None:
+    """Each class of the folder has its own grey level; a kernel draw starts from a real
+    image of its class, so its centre keeps that level, and the fit kept every image."""
+    meta = fit_gaussian(_folder(tmp_path / "f", per=8), tmp_path / "k", size=32, model="kernel")
+    assert json.loads((tmp_path / "k" / "images.json").read_text())["model"] == "kernel"
+    sampler = ImageSampler(tmp_path / "k")
+    assert sampler.gaussian is not None and sampler.gaussian.images is not None
+    assert len(sampler.gaussian.images) == meta["images"] == 24
+    ims = [sampler.sample(c, 30, torch.Generator().manual_seed(3)) for c in range(3)]
+    centre = [float(np.median(a[:, 12:20, 12:20])) for a in ims]
+    assert centre[0] < centre[1] < centre[2], centre
+    assert abs(centre[1] - 100) < 30
+    again = sampler.sample(1, 30, torch.Generator().manual_seed(3))
+    assert np.array_equal(ims[1], again)
+    assert sampler.sample(1, 0, torch.Generator()).shape == (0, 32, 32)
+    # the same folder as a Gaussian keeps no images: its draws are the class mean's
+    fit_gaussian(tmp_path / "f", tmp_path / "g", size=32)
+    assert ImageSampler(tmp_path / "g").gaussian.images is None  # type: ignore[union-attr]
+
+
+def test_train_kernel_from_the_cli(tmp_path: Path) -> None:
+    src = _folder(tmp_path / "f")
+    res = run_cli("train", str(src), "--model", "kernel", "--out", "k", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert "fitted the kernel image generator on 18 images of 3 classes" in res.stdout
+    res = run_cli("train", "f", "--model", "kernel", "--resume", "--out", "k2", cwd=tmp_path)
+    assert res.returncode == 2 and "--resume: not an option of --model kernel" in res.stderr
+    assert not (tmp_path / "k2").exists()

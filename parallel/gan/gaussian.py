@@ -154,14 +154,18 @@ class GaussianDraw:
                 f"says {shape}; train the generator again"
             )
 
-    def gaussian(self, label: int, n: int, gen: torch.Generator) -> torch.Tensor:
-        """``n`` draws (n, pixels) of class ``label``'s Gaussian, before any clipping or
-        deformation: the class mean plus the shrunk pooled spread."""
+    def spread(self, n: int, gen: torch.Generator) -> torch.Tensor:
+        """``n`` draws (n, pixels) of the shrunk pooled spread, centred on zero."""
         m, d = self.resid.shape
         w = torch.randn(n, m, generator=gen)
         e = torch.randn(n, d, generator=gen)
-        spread = np.sqrt(1 - self.delta) * (w @ self.resid) / np.sqrt(m)
-        return self.means[label] + spread + np.sqrt(self.delta * self.mu) * e
+        low_rank = np.sqrt(1 - self.delta) * (w @ self.resid) / np.sqrt(m)
+        return low_rank + np.sqrt(self.delta * self.mu) * e
+
+    def gaussian(self, label: int, n: int, gen: torch.Generator) -> torch.Tensor:
+        """``n`` draws (n, pixels) of class ``label``'s Gaussian, before any clipping or
+        deformation: the class mean plus the shrunk pooled spread."""
+        return self.means[label] + self.spread(n, gen)
 
     def __call__(self, label: int, n: int, gen: torch.Generator) -> torch.Tensor:
         """``n`` images of class ``label``, (n, C, H, W) in [-1, 1]."""
@@ -190,7 +194,7 @@ class GaussianDraw:
             raise DataError(f"class {label}: the kernel generator kept no image of it")
         centres = self.images[own[torch.randint(len(own), (n,), generator=gen)]]
         x = centres.float().view(n, *self.shape) / 127.5 - 1
-        noise = (self.gaussian(label, n, gen) - self.means[label]).view(n, *self.shape)
+        noise = self.spread(n, gen).view(n, *self.shape)
         x = (x + KERNEL_SPREAD * noise).clamp(-1, 1)
         x = pen_width(x, gen)
         return elastic(random_affine(x, gen), gen).clamp(-1, 1)

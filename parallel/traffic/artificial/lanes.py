@@ -57,6 +57,18 @@ class LaneTables:
         ]
         return cls(lane_edge, lane_cap, lane_id, edge_lanes, mov_lanes)
 
+    def landing(self, net: RoadNet) -> list[dict[int, list[int]]]:
+        """Per movement: upstream lane (SUMO index) -> the lanes it leads onto
+        downstream, from the network's lane connections (empty where not known)."""
+        out: list[dict[int, list[int]]] = []
+        for mv in net.movements:
+            d: dict[int, list[int]] = {}
+            for f, t in mv.lane_pairs:
+                if (mv.to_edge, t) in self.lane_id:
+                    d.setdefault(f, []).append(self.lane_id[(mv.to_edge, t)])
+            out.append(d)
+        return out
+
     def route_lanes(
         self, net: RoadNet, route: tuple[int, ...], movs: list[int], lane_change_m: float
     ) -> list[list[int]]:

@@ -14,6 +14,13 @@ saturation headway, when:
   vehicles (at least one). This one rule makes spillback and blocking emerge, across
   junctions too, and a vehicle waiting to turn blocks the lane it shares with others.
 
+How vehicles use lanes can be made SUMO-like (each off by default; ingolstadt7 uses
+them): ``keep_right_veh`` keeps a vehicle in the rightmost lane it may use until another
+is shorter by that many; ``lane_connections`` lets it enter the next edge only on lanes
+its own lane connects to, and one that lands in a lane that does not lead on changes at
+the stop line, blocking its lane until the one it needs has room; with
+``minor_yields_to_queue`` a minor street also waits while the major street queues.
+
 Gridlock is resolved as SUMO resolves it: a vehicle blocked for ``teleport_s`` at the head
 of its queue jumps to the next edge anyway, and the jump is counted (``teleports``).
 
@@ -100,6 +107,13 @@ class _Meso(Lights):
         # streams to yield to, and whether it is a minor one where no light rules
         self.has_foes = [bool(mv.yields_to) for mv in net.movements]
         self.minor = [mv.state not in "MO" for mv in net.movements]
+        # a minor movement without a light that also waits while a vehicle of a stream it
+        # yields to queues (``minor_yields_to_queue``); ``waiting``: queued per movement
+        self.strict = [
+            params.minor_yields_to_queue and mv.tls is None and self.minor[mv.index]
+            for mv in net.movements
+        ]
+        self.waiting = [0] * nm
         self.teleports = 0
         self.s_dep, self.s_speed = children(seed, 2)
         self.tally = Tally(self.env, net, demand.routes, horizon.duration_s, horizon.interval_s)
@@ -112,6 +126,10 @@ class _Meso(Lights):
         t = self.tables = LaneTables.of(net, params.jam_spacing_m, params.junction_storage)
         self.lane_edge, self.lane_cap, self.lane_id = t.lane_edge, t.lane_cap, t.lane_id
         self.edge_lanes, self.mov_lanes = t.edge_lanes, t.mov_lanes
+        # per movement: upstream lane (SUMO index) -> the lanes it lands on downstream
+        self.landing = t.landing(net) if params.lane_connections else None
+        index = {g: k for (_, k), g in self.lane_id.items()}
+        self.sumo_index = [index[g] for g in range(len(self.lane_edge))]
         n = len(self.lane_edge)
         self.occ = [0] * n
         self.room: list[simpy.Event | None] = [None] * n
@@ -142,7 +160,26 @@ class _Meso(Lights):
         for lane in options[1:]:
             if occ[lane] < occ[best]:
                 best = lane
+        k = self.p.keep_right_veh
+        if k > 0:  # keep right: the first lane that is not k vehicles longer than best
+            lim = occ[best] + k
+            for lane in options:
+                if occ[lane] <= lim:
+                    return lane
         return best
+
+    def _target(self, lane: int, m: int, opts: list[int]) -> int:
+        """The lane a vehicle leaving ``lane`` by movement ``m`` enters on the next edge,
+        one of ``opts`` (those its route may use there). With ``lane_connections``, only a
+        lane that its own lane connects to: one of ``opts`` if it can, otherwise another,
+        and it then changes lanes at the next stop line (:meth:`_change`)."""
+        if self.landing is None:
+            return self._pick(opts)
+        land = self.landing[m].get(self.sumo_index[lane])
+        if not land:  # the network does not say: any lane
+            return self._pick(opts)
+        both = [x for x in land if x in opts]
+        return self._pick(both or land)
 
     def _may_pass(self, m: int) -> bool:
         """Gap acceptance: no vehicle with right of way passed in the last critical gap.
@@ -157,6 +194,11 @@ class _Meso(Lights):
         for o in self.net.movements[m].yields_to:  # noqa: SIM110
             if now - last[o] < gap:
                 return False
+        if self.strict[m]:
+            w = self.waiting
+            for o in self.net.movements[m].yields_to:  # noqa: SIM110
+                if w[o] > 0:
+                    return False
         return True
 
     def _gap_wait(self, m: int) -> float:
@@ -169,6 +211,10 @@ class _Meso(Lights):
         wait = max(last[o] for o in mv.yields_to) + self.gap[m] - now
         if mv.tls is not None and mv.tls in self.next_change:
             wait = min(wait, self.next_change[mv.tls] - now)
+        if self.strict[m]:
+            # a queue with right of way can empty at any moment: look again each half
+            # second (its last vehicle passing sets the gap wait above anyway)
+            wait = max(wait, 0.5)
         return max(wait, 1e-3)  # a wait that rounds to nothing would not advance the clock
 
     # -- storage -----------------------------------------------------------------------
@@ -199,6 +245,9 @@ class _Meso(Lights):
                 continue
             entry = q[0]
             m, opts = entry[1], entry[2]
+            if m < 0:  # a vehicle in a lane that does not lead on, to change lanes
+                yield from self._change(lane, opts)
+                continue
             mv = net.movements[m]
             c = self._colour(m)
             if c == "r":
@@ -219,6 +268,7 @@ class _Meso(Lights):
                     # a permissive turner pulls into the junction to wait for its gap and
                     # frees the lane behind it; it clears at the end of the green at latest
                     q.popleft()
+                    self.waiting[m] -= 1
                     self._free(lane)
                     self.inside[m] += 1
                     env.process(self._inside(entry, lane))
@@ -227,7 +277,7 @@ class _Meso(Lights):
                 self._halt(lane)
                 yield env.timeout(self._gap_wait(m))
                 continue
-            target = self._pick(opts)
+            target = self._target(lane, m, opts)
             if self.occ[target] >= self.lane_cap[target]:
                 self._halt(lane)
                 if blocked_since < 0:
@@ -239,6 +289,7 @@ class _Meso(Lights):
                 self.teleports += 1
             blocked_since = -1.0
             q.popleft()
+            self.waiting[m] -= 1
             self.occ[target] += 1
             self._free(lane)
             self.last_pass[m] = env.now
@@ -248,6 +299,26 @@ class _Meso(Lights):
             self.moving[lane] = True
             self._release(entry, lane, target)
             yield env.timeout(hw)
+
+    def _change(self, lane: int, opts: list[int]) -> Generator:
+        """The head of ``lane``'s queue changes into the least occupied of ``opts``: it
+        holds its own lane, and everyone behind it, until one has room. It may take one
+        vehicle over a lane's storage, so that two vehicles that each wait for the
+        other's lane swap, as SUMO's do, instead of locking each other in."""
+        env, occ, cap = self.env, self.occ, self.lane_cap
+        best = -1
+        for x in opts:
+            if occ[x] <= cap[x] and (best < 0 or occ[x] < occ[best]):
+                best = x
+        if best < 0:
+            self._halt(lane)
+            yield env.any_of([self._room(x) for x in opts])
+            return
+        entry = self.queues[lane].popleft()
+        occ[best] += 1
+        self._free(lane)
+        entry[0].succeed((best, env.now, self.halts[lane]))
+        yield env.timeout(self.p.lane_change_s)
 
     def _headway(self, yields: bool) -> float:
         """Time to the next vehicle off this stop line. One that had to yield went when
@@ -273,7 +344,7 @@ class _Meso(Lights):
         yields = self.has_foes[m] and (c == "g" or (c == "-" and self.minor[m]))
         if yields and not self._may_pass(m):
             return -1
-        target = self._pick(opts)
+        target = self._target(lane, m, opts)
         if self.occ[target] >= self.lane_cap[target]:
             return -1
         now = self.env.now
@@ -311,10 +382,10 @@ class _Meso(Lights):
             if c not in "Gg" or self._may_pass(m):
                 break
             yield env.timeout(self._gap_wait(m))
-        target = self._pick(opts)
+        target = self._target(lane, m, opts)
         while self.occ[target] >= self.lane_cap[target]:
             yield self._room(target)
-            target = self._pick(opts)
+            target = self._target(lane, m, opts)
         self.inside[m] -= 1
         self.occ[target] += 1
         self.last_pass[m] = env.now
@@ -330,6 +401,7 @@ class _Meso(Lights):
         movs = self.demand_movements[r]
         lanes = self.route_lanes[r]
         last = len(route) - 1
+        changes = self.landing is not None  # only then can a lane not lead on
         lane = self._pick(lanes[0])
         while occ[lane] >= cap[lane]:  # SUMO delays the insertion, so do we
             yield self._room(lane)
@@ -349,6 +421,14 @@ class _Meso(Lights):
                 return
             m, opts = movs[k], lanes[k + 1]
             t_q = env.now
+            if changes and lane not in lanes[k]:  # landed in a lane that does not lead on
+                ev = _Wake(env)
+                queues[lane].append((ev, -1, lanes[k], t_q, t_link, 0.0, 0.0))
+                idle = idle_ev[lane]
+                if idle is not None:
+                    idle_ev[lane] = None
+                    idle.succeed()
+                lane, _, _ = yield ev  # now in a lane that does (:meth:`_change`)
             nxt = route[k + 1]
             drive = length[nxt] / (speed[nxt] * factor)
             seen[lane] = t_q
@@ -361,6 +441,7 @@ class _Meso(Lights):
                     continue
             ev = _Wake(env)
             queues[lane].append((ev, m, opts, t_q, t_link, drive, extra[k + 1]))
+            self.waiting[m] += 1
             idle = idle_ev[lane]
             if idle is not None:
                 idle_ev[lane] = None

@@ -28,6 +28,10 @@ class MesoParams:
     minor_gap_s: float = 4.0
     junction_storage: bool = True
     follow_up_s: float = 3.5
+    keep_right_veh: int = 0
+    lane_connections: bool = False
+    lane_change_s: float = 1.0
+    minor_yields_to_queue: bool = False
 
     def flat(self) -> dict[str, float]:
         return dict(self.__dict__)

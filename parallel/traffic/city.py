@@ -141,10 +141,11 @@ class MesoPrior(Strict):
     """Time a lane change at a stop line keeps the lane it leaves blocked, s."""
     minor_yields_to_queue: bool = False
     """A minor street's vehicle at a junction without a signal also waits while a
-    vehicle of a stream it yields to stands queued there: room that opens downstream
-    goes to the major street first, as SUMO's waiting major vehicles keep their claim
-    on the junction. Off by default (only the gap since the last major vehicle
-    counts); ingolstadt7's scenario turns it on."""
+    vehicle stands queued in a stream it yields to and merges with (the same next
+    edge): room that opens downstream goes to the major street first, as SUMO's
+    waiting major vehicles keep their claim on the lane they are about to enter. A
+    queued crossing stream does not hold the minor street back. Off by default (only
+    the gap since the last major vehicle counts); ingolstadt7's scenario turns it on."""
 
 
 class CityArtificial(Strict):

@@ -19,7 +19,8 @@ them): ``keep_right_veh`` keeps a vehicle in the rightmost lane it may use until
 is shorter by that many; ``lane_connections`` lets it enter the next edge only on lanes
 its own lane connects to, and one that lands in a lane that does not lead on changes at
 the stop line, blocking its lane until the one it needs has room; with
-``minor_yields_to_queue`` a minor street also waits while the major street queues.
+``minor_yields_to_queue`` a minor street also waits while a major stream it merges
+with queues.
 
 Gridlock is resolved as SUMO resolves it: a vehicle blocked for ``teleport_s`` at the head
 of its queue jumps to the next edge anyway, and the jump is counted (``teleports``).
@@ -107,10 +108,15 @@ class _Meso(Lights):
         # streams to yield to, and whether it is a minor one where no light rules
         self.has_foes = [bool(mv.yields_to) for mv in net.movements]
         self.minor = [mv.state not in "MO" for mv in net.movements]
-        # a minor movement without a light that also waits while a vehicle of a stream it
-        # yields to queues (``minor_yields_to_queue``); ``waiting``: queued per movement
+        # per minor movement without a light (``minor_yields_to_queue``): the streams it
+        # yields to that merge with it into the same next edge, whose queued vehicles it
+        # also waits for (SUMO's waiting major vehicle keeps its claim on the shared
+        # target lane, but a crossing one does not hold the junction); empty when off.
+        # ``waiting``: vehicles queued per movement
         self.strict = [
-            params.minor_yields_to_queue and mv.tls is None and self.minor[mv.index]
+            [o for o in mv.yields_to if net.movements[o].to_edge == mv.to_edge]
+            if params.minor_yields_to_queue and mv.tls is None and self.minor[mv.index]
+            else []
             for mv in net.movements
         ]
         self.waiting = [0] * nm
@@ -196,7 +202,7 @@ class _Meso(Lights):
                 return False
         if self.strict[m]:
             w = self.waiting
-            for o in self.net.movements[m].yields_to:  # noqa: SIM110
+            for o in self.strict[m]:  # noqa: SIM110
                 if w[o] > 0:
                     return False
         return True
@@ -391,6 +397,27 @@ class _Meso(Lights):
         self.last_pass[m] = env.now
         self._release(entry, lane, target)
 
+    def _enqueue(
+        self,
+        lane: int,
+        m: int,
+        opts: list[int],
+        t_q: float,
+        t_link: float,
+        drive: float,
+        extra: float,
+    ) -> _Wake:
+        """Queue a vehicle at ``lane``'s stop line (``m`` -1: a lane change, see
+        :meth:`_change`) and wake the lane's server if it is idle. Returns the event the
+        server triggers when the vehicle goes."""
+        ev = _Wake(self.env)
+        self.queues[lane].append((ev, m, opts, t_q, t_link, drive, extra))
+        idle = self.idle[lane]
+        if idle is not None:
+            self.idle[lane] = None
+            idle.succeed()
+        return ev
+
     def _vehicle(self, vid: int, r: int, factor: float) -> Generator[simpy.Event, Any, None]:
         env = self.env
         timeout = env.timeout  # bound once: SimPy builds the bound method on every access
@@ -422,12 +449,7 @@ class _Meso(Lights):
             m, opts = movs[k], lanes[k + 1]
             t_q = env.now
             if changes and lane not in lanes[k]:  # landed in a lane that does not lead on
-                ev = _Wake(env)
-                queues[lane].append((ev, -1, lanes[k], t_q, t_link, 0.0, 0.0))
-                idle = idle_ev[lane]
-                if idle is not None:
-                    idle_ev[lane] = None
-                    idle.succeed()
+                ev = self._enqueue(lane, -1, lanes[k], t_q, t_link, 0.0, 0.0)
                 lane, _, _ = yield ev  # now in a lane that does (:meth:`_change`)
             nxt = route[k + 1]
             drive = length[nxt] / (speed[nxt] * factor)
@@ -439,13 +461,8 @@ class _Meso(Lights):
                     lane, t_link = target, t_q
                     yield timeout(drive + extra[k + 1])
                     continue
-            ev = _Wake(env)
-            queues[lane].append((ev, m, opts, t_q, t_link, drive, extra[k + 1]))
+            ev = self._enqueue(lane, m, opts, t_q, t_link, drive, extra[k + 1])
             self.waiting[m] += 1
-            idle = idle_ev[lane]
-            if idle is not None:
-                idle_ev[lane] = None
-                idle.succeed()
             # joining a queue is a stop (its tail stands until the start wave reaches it);
             # each later halt of the queue is another
             h0 = halts[lane]

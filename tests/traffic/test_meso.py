@@ -335,18 +335,20 @@ def test_traffic_lines_up_in_the_lanes_that_lead_on() -> None:
     assert left_lanes[50.0] <= 29 < left_lanes[0.0]
 
 
-def _merge() -> RoadNet:
+def _merge(minor_to: int = 2) -> RoadNet:
     """A major street "a" and a minor street "c" merge, without a signal, onto a 14 m
-    edge "b" (two vehicles) that ends at a light (30 s of green in 93 s) before "out"."""
+    edge "b" (two vehicles) that ends at a light (30 s of green in 93 s) before "out".
+    ``minor_to`` 4: the minor street crosses "a" to "d" instead of merging."""
     edges = (
         Edge("a", "A", "J", 300.0, 1, 13.9, 1, (0,)),
         Edge("c", "C", "J", 300.0, 1, 13.9, 1, (0,)),
         Edge("b", "J", "K", 14.0, 1, 13.9, 1, (0,)),
         Edge("out", "K", "B", 300.0, 1, 13.9, 1, (0,)),
+        Edge("d", "J", "D", 300.0, 1, 13.9, 1, (0,)),
     )
     movements = (
         Movement(0, 0, 2, "J", 1, (0,), "s", None, (), "M"),
-        Movement(1, 1, 2, "J", 1, (0,), "r", None, (), "m", (0,)),
+        Movement(1, 1, minor_to, "J", 1, (0,), "r", None, (), "m", (0,)),
         Movement(2, 2, 3, "K", 1, (0,), "s", "T", (0,), "o"),
     )
     program = Program("T", "0", "static", 0.0, tuple(Phase(d, s) for d, s in SIGNAL))
@@ -356,10 +358,32 @@ def _merge() -> RoadNet:
         movements=movements,
         programs={"T": program},
         junction_types={"A": "dead_end", "C": "dead_end", "J": "priority"}
-        | {"K": "traffic_light", "B": "dead_end"},
+        | {"K": "traffic_light", "B": "dead_end", "D": "dead_end"},
         edge_index={e.id: i for i, e in enumerate(edges)},
-        out_movements=((0,), (1,), (2,), ()),
+        out_movements=((0,), (1,), (2,), (), ()),
     )
+
+
+def test_only_a_queued_stream_the_minor_street_merges_with_holds_it_back() -> None:
+    """With ``minor_yields_to_queue``, a major vehicle queued for the edge the minor
+    street enters too holds it back; one queued for somewhere else (a crossing stream
+    blocked downstream) does not, once the gap since the last major vehicle is long."""
+    demand = RouteDemand(((0, 2, 3),), np.array([1.0]), np.ones(4))
+    for minor_to, held in ((2, True), (4, False)):
+        net = _merge(minor_to)
+        w = _Meso(
+            net,
+            incumbent(net),
+            demand,
+            MesoParams(minor_yields_to_queue=True),
+            HOUR,
+            np.random.SeedSequence(1),
+        )
+        w.env.run(until=60.0)
+        w.waiting[0] = 1  # a major vehicle stands queued on "a"
+        assert w._may_pass(1) is not held, minor_to
+        w.waiting[0] = 0
+        assert w._may_pass(1)
 
 
 def test_a_minor_street_waits_while_the_major_street_queues_for_the_same_room() -> None:

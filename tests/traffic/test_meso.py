@@ -386,6 +386,51 @@ def test_only_a_queued_stream_the_minor_street_merges_with_holds_it_back() -> No
         assert w._may_pass(1)
 
 
+def test_a_yielding_vehicle_judges_the_gap_ahead_with_gap_ahead_s() -> None:
+    """With ``gap_ahead_s``, a minor vehicle also waits for a major vehicle that will
+    reach the junction within that time, however long ago the last one passed; a major
+    vehicle further off, or none, does not hold it back. Without it, only the gap
+    behind counts."""
+    net = _merge()
+    demand = RouteDemand(((0, 2, 3),), np.array([1.0]), np.ones(4))
+    for ahead in (0.0, 4.0):
+        w = _Meso(
+            net,
+            incumbent(net),
+            demand,
+            MesoParams(gap_ahead_s=ahead),
+            HOUR,
+            np.random.SeedSequence(1),
+        )
+        w.env.run(until=60.0)
+        w.last_pass[0] = 0.0  # the last major vehicle passed a minute ago
+        assert w._may_pass(1)
+        w._coming(0, 62.0)  # the next one reaches the junction in 2 s
+        assert w._may_pass(1) is (ahead == 0.0), ahead
+        if ahead:
+            assert w._gap_wait(1) == pytest.approx(2.0)  # until it is there
+            w.env.run(until=62.5)  # it has arrived: nothing is coming any more
+            assert w._may_pass(1)
+            w._coming(0, 67.0)  # 4.5 s off: far enough
+            assert w._may_pass(1)
+
+
+def test_judging_the_gap_ahead_makes_a_minor_street_wait_longer() -> None:
+    """A minor street crossing a steady major stream: gaps that the next major vehicle
+    would cut short are refused, so the minor street waits longer on every seed, and
+    the major street is not slowed."""
+    net = _merge(4)
+    demand = RouteDemand(((0, 2, 3), (1, 4)), np.array([500.0, 150.0]), np.ones(4))
+    for seed in (6, 7, 8):
+        d = {}
+        for ahead in (0.0, 4.0):
+            p = MesoParams(gap_ahead_s=ahead)
+            obs = simulate_net(net, incumbent(net), demand, p, HOUR, np.random.SeedSequence(seed))
+            d[ahead] = obs.vehicles.groupby("origin").delay_s.mean()
+        assert d[4.0]["c"] > 1.1 * d[0.0]["c"], seed
+        assert d[4.0]["a"] == pytest.approx(d[0.0]["a"], abs=0.5), seed
+
+
 def test_a_minor_street_waits_while_the_major_street_queues_for_the_same_room() -> None:
     """Room on the edge both streets enter goes to the major street first: a minor
     vehicle does not take it while a major vehicle waits for it, as in SUMO, where the

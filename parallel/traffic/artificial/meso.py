@@ -31,6 +31,8 @@ streams of the replication's seed: never one call per vehicle.
 
 from __future__ import annotations
 
+import heapq
+import math
 import time
 from collections import deque
 from collections.abc import Generator
@@ -68,8 +70,8 @@ class _Wake(simpy.Event):
 
 #: a queued vehicle: its wake event, its movement, the lanes it may take next, when it
 #: joined the queue and when it entered the edge, and its drive time and running loss on
-#: the next edge
-_Queued = tuple[_Wake, int, list[int], float, float, float, float]
+#: the next edge, and the movement it will make at the next edge's end (-1: none)
+_Queued = tuple[_Wake, int, list[int], float, float, float, float, int]
 
 
 class _Meso(Lights):
@@ -120,6 +122,14 @@ class _Meso(Lights):
             for mv in net.movements
         ]
         self.waiting = [0] * nm
+        # per movement with right of way over another: when the vehicles driving towards
+        # its stop line will get there (a heap; :meth:`_coming`)
+        self.approach: list[list[float]] = [[] for _ in range(nm)]
+        self.watched = [False] * nm
+        if params.gap_ahead_s > 0:
+            for mv in net.movements:
+                for o in mv.yields_to:
+                    self.watched[o] = True
         self.teleports = 0
         self.s_dep, self.s_speed = children(seed, 2)
         self.tally = Tally(self.env, net, demand.routes, horizon.duration_s, horizon.interval_s)
@@ -188,7 +198,8 @@ class _Meso(Lights):
         return self._pick(both or land)
 
     def _may_pass(self, m: int) -> bool:
-        """Gap acceptance: no vehicle with right of way passed in the last critical gap.
+        """Gap acceptance: no vehicle with right of way passed in the last critical gap
+        (and, with ``gap_ahead_s``, none will reach its stop line within that time).
 
         A stream with right of way that flows passes a vehicle every saturation headway,
         shorter than any critical gap, so it holds the yielding movement back; one that is
@@ -205,16 +216,38 @@ class _Meso(Lights):
             for o in self.strict[m]:  # noqa: SIM110
                 if w[o] > 0:
                     return False
-        return True
+        ahead = self.p.gap_ahead_s
+        return ahead <= 0 or self._ahead(m) >= ahead
+
+    def _coming(self, m: int, t: float) -> None:
+        """A vehicle will reach movement ``m``'s stop line at ``t``."""
+        if self.watched[m]:
+            heapq.heappush(self.approach[m], t)
+
+    def _ahead(self, m: int) -> float:
+        """Time until the next vehicle with right of way over ``m`` reaches its stop line
+        (a stream whose light is red does not count)."""
+        now, best = self.env.now, math.inf
+        for o in self.net.movements[m].yields_to:
+            h = self.approach[o]
+            while h and h[0] <= now:
+                heapq.heappop(h)
+            if h and h[0] - now < best and self._colour(o) != "r":
+                best = h[0] - now
+        return best
 
     def _gap_wait(self, m: int) -> float:
         """How long a yielding vehicle waits before it looks again: until the gap behind
-        the last vehicle with right of way would be long enough, or until its light can
-        next change, whichever is first. (Nothing else can change its answer, so it need
-        not poll.)"""
+        the last vehicle with right of way would be long enough (and, with
+        ``gap_ahead_s``, until the vehicle about to arrive is there), or until its light
+        can next change, whichever is first. (Nothing else can turn its answer to yes,
+        so it need not poll.)"""
         now, mv = self.env.now, self.net.movements[m]
         last = self.last_pass
         wait = max(last[o] for o in mv.yields_to) + self.gap[m] - now
+        ahead = self._ahead(m) if self.p.gap_ahead_s > 0 else math.inf
+        if ahead < self.p.gap_ahead_s:  # until that vehicle is there (it then passes)
+            wait = max(wait, ahead)
         if mv.tls is not None and mv.tls in self.next_change:
             wait = min(wait, self.next_change[mv.tls] - now)
         if self.strict[m]:
@@ -367,7 +400,7 @@ class _Meso(Lights):
         penalty if it stopped here): one event per queued vehicle instead of two. What it
         leaves behind is tallied now (a wake after the horizon would lose it); the vehicle
         gets when it left and the lane's halt count then, for its own bookkeeping."""
-        ev, _, _, t_q, t_link, drive, extra = entry
+        ev, _, _, t_q, t_link, drive, extra, nxt = entry
         now = self.env.now
         e = self.lane_edge[lane]
         if now - t_q > STOP_WAIT_S:
@@ -376,6 +409,8 @@ class _Meso(Lights):
         else:
             pen = 0.0
         self.tally.crossed(e, t_link, now)
+        if nxt >= 0:
+            self._coming(nxt, now + pen + drive + extra)
         # summed in the order the vehicle's own drive sums it, to the last bit
         ev.trigger_in(pen + drive + extra, (target, now, self.halts[lane]))
 
@@ -406,12 +441,13 @@ class _Meso(Lights):
         t_link: float,
         drive: float,
         extra: float,
+        nxt: int = -1,
     ) -> _Wake:
         """Queue a vehicle at ``lane``'s stop line (``m`` -1: a lane change, see
         :meth:`_change`) and wake the lane's server if it is idle. Returns the event the
         server triggers when the vehicle goes."""
         ev = _Wake(self.env)
-        self.queues[lane].append((ev, m, opts, t_q, t_link, drive, extra))
+        self.queues[lane].append((ev, m, opts, t_q, t_link, drive, extra, nxt))
         idle = self.idle[lane]
         if idle is not None:
             self.idle[lane] = None
@@ -438,7 +474,10 @@ class _Meso(Lights):
         stops = 0
         extra = self.route_losses[r]
         t_link = env.now
-        yield timeout(length[route[0]] / (speed[route[0]] * factor) + extra[0])
+        first = length[route[0]] / (speed[route[0]] * factor) + extra[0]
+        if last > 0:
+            self._coming(movs[0], env.now + first)
+        yield timeout(first)
         for k, e in enumerate(route):
             # here: at the end of edge e, which the vehicle entered at t_link
             if k == last:
@@ -459,9 +498,12 @@ class _Meso(Lights):
                 if target >= 0:  # nothing to wait for: no events for the lane's server
                     crossed(e, t_link, t_q)
                     lane, t_link = target, t_q
+                    if k + 1 < last:
+                        self._coming(movs[k + 1], t_q + drive + extra[k + 1])
                     yield timeout(drive + extra[k + 1])
                     continue
-            ev = self._enqueue(lane, m, opts, t_q, t_link, drive, extra[k + 1])
+            then = movs[k + 1] if k + 1 < last else -1
+            ev = self._enqueue(lane, m, opts, t_q, t_link, drive, extra[k + 1], then)
             self.waiting[m] += 1
             # joining a queue is a stop (its tail stands until the start wave reaches it);
             # each later halt of the queue is another

@@ -32,6 +32,7 @@ class MesoParams:
     lane_connections: bool = False
     lane_change_s: float = 1.0
     minor_yields_to_queue: bool = False
+    gap_ahead_s: float = 0.0
 
     def flat(self) -> dict[str, float]:
         return dict(self.__dict__)

@@ -364,22 +364,21 @@ def _merge(minor_to: int = 2) -> RoadNet:
     )
 
 
+def _merge_at_60s(net: RoadNet, params: MesoParams) -> _Meso:
+    """A world on ``net`` with one major vehicle an hour, run to t = 60 s: its rules can
+    then be asked about a state the test sets up."""
+    demand = RouteDemand(((0, 2, 3),), np.array([1.0]), np.ones(4))
+    w = _Meso(net, incumbent(net), demand, params, HOUR, np.random.SeedSequence(1))
+    w.env.run(until=60.0)
+    return w
+
+
 def test_only_a_queued_stream_the_minor_street_merges_with_holds_it_back() -> None:
     """With ``minor_yields_to_queue``, a major vehicle queued for the edge the minor
     street enters too holds it back; one queued for somewhere else (a crossing stream
     blocked downstream) does not, once the gap since the last major vehicle is long."""
-    demand = RouteDemand(((0, 2, 3),), np.array([1.0]), np.ones(4))
     for minor_to, held in ((2, True), (4, False)):
-        net = _merge(minor_to)
-        w = _Meso(
-            net,
-            incumbent(net),
-            demand,
-            MesoParams(minor_yields_to_queue=True),
-            HOUR,
-            np.random.SeedSequence(1),
-        )
-        w.env.run(until=60.0)
+        w = _merge_at_60s(_merge(minor_to), MesoParams(minor_yields_to_queue=True))
         w.waiting[0] = 1  # a major vehicle stands queued on "a"
         assert w._may_pass(1) is not held, minor_to
         w.waiting[0] = 0
@@ -391,18 +390,8 @@ def test_a_yielding_vehicle_judges_the_gap_ahead_with_gap_ahead_s() -> None:
     reach the junction within that time, however long ago the last one passed; a major
     vehicle further off, or none, does not hold it back. Without it, only the gap
     behind counts."""
-    net = _merge()
-    demand = RouteDemand(((0, 2, 3),), np.array([1.0]), np.ones(4))
     for ahead in (0.0, 4.0):
-        w = _Meso(
-            net,
-            incumbent(net),
-            demand,
-            MesoParams(gap_ahead_s=ahead),
-            HOUR,
-            np.random.SeedSequence(1),
-        )
-        w.env.run(until=60.0)
+        w = _merge_at_60s(_merge(), MesoParams(gap_ahead_s=ahead))
         w.last_pass[0] = 0.0  # the last major vehicle passed a minute ago
         assert w._may_pass(1)
         w._coming(0, 62.0)  # the next one reaches the junction in 2 s
